@@ -1,0 +1,58 @@
+# Two commands set up a fresh machine:  `make demo` (serve the lessons)  and  `make test`.
+# Everything lands in .venv and in folders of this project, never in $HOME.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8866
+
+# Jupyter, IPython and matplotlib state stays inside the project.
+export JUPYTER_CONFIG_DIR := $(CURDIR)/etc/jupyter
+export JUPYTER_DATA_DIR := $(CURDIR)/.jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
+export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
+export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
+export JUPYTER_PLATFORM_DIRS := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test install install-test chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the package metadata changes (a stamp per extra).
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+# Debian's Chromium for the real-browser tests; skipped (tests then say why) when not installable.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
+	else echo "warning: chromium missing and not installable here; browser tests will be skipped"; fi
+
+demo: install
+	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+	@echo ""
+	@echo "  PnP Lessons: open  http://127.0.0.1:$(PORT)/voila/render/00_welcome.ipynb"
+	@echo "  (the lesson list is at http://127.0.0.1:$(PORT)/ ; Ctrl-C stops the server)"
+	@echo ""
+	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
+
+test: install-test chromium
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .jupyter .pytest_cache

@@ -1,0 +1,4 @@
+"""Solvers, all in the iterate protocol of :mod:`pnp_lessons.solvers.base`."""
+
+from .base import CONVERGED, DIVERGED, MAX_ITER, RUNNING, STOPPED, Iterate, Result, Tracker, run  # noqa: F401
+from .classic import fista, ista  # noqa: F401

@@ -1,0 +1,106 @@
+"""Shared fixtures: data folder, CUDA skipping, a Voilà server and a headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# CI-fast settings for notebooks and heavy tests come from this variable, never from editing notebooks.
+os.environ.setdefault("PNP_LESSONS_FAST", "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="no CUDA GPU on this machine (CUDA cases run where one is present)")
+        for item in items:
+            if "cuda" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    from pnp_lessons.images import data_root as _root
+
+    root = _root()
+    if not root.is_dir():
+        pytest.skip(f"third-party data folder {root} is absent (set PNP_LESSONS_DATA or put ../shared beside the project)")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def jupyter_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env.update(JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_DATA_DIR=str(tmp / "data"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
+               MPLCONFIGDIR=str(tmp / "mpl"), JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def voila_url(tmp_path_factory):
+    """Base URL of a Voilà server serving ``notebooks/`` on a free loopback port."""
+    tmp = tmp_path_factory.mktemp("voila")
+    port = free_port()
+    log = open(tmp / "voila.log", "w")
+    voila = Path(sys.executable).with_name("voila")
+    proc = subprocess.Popen([str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "."],
+                            cwd=NOTEBOOKS, env=jupyter_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(url + "/", timeout=2)
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"Voilà did not start; log:\n{(tmp / 'voila.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs Debian's chromium when it can)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+ERROR_MARKERS = ("Traceback", "Error:", "Exception", "There was an error when executing cell")
+
+
+def assert_no_error_text(text: str):
+    for marker in ERROR_MARKERS:
+        assert marker not in text, f"page shows error text {marker!r}:\n{text[:2000]}"
