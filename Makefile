@@ -16,7 +16,7 @@ export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test install install-test chromium clean
+.PHONY: demo test install install-test chromium clean state-dirs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,15 +43,17 @@ chromium:
 	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
 	else echo "warning: chromium missing and not installable here; browser tests will be skipped"; fi
 
-demo: install
-	@mkdir -p $(JUPYTER_RUNTIME_DIR)
+state-dirs:
+	@mkdir -p $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
+
+demo: install state-dirs
 	@echo ""
 	@echo "  PnP Lessons: open  http://127.0.0.1:$(PORT)/voila/render/00_welcome.ipynb"
 	@echo "  (the lesson list is at http://127.0.0.1:$(PORT)/ ; Ctrl-C stops the server)"
 	@echo ""
 	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
 
-test: install-test chromium
+test: install-test chromium state-dirs
 	$(PY) -m pytest
 
 clean:

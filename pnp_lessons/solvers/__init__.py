@@ -2,3 +2,5 @@
 
 from .base import CONVERGED, DIVERGED, MAX_ITER, RUNNING, STOPPED, Iterate, Result, Tracker, run  # noqa: F401
 from .classic import fista, ista  # noqa: F401
+from .gs_pnp import gs_pnp  # noqa: F401
+from .pnp_hqs import pnp_hqs  # noqa: F401
