@@ -1,13 +1,58 @@
-"""Real-browser checks: Voilà serves the pages and they render without error text."""
+"""Real-browser checks: Voilà serves every page and each renders without error text.
+
+Set ``PNP_LESSONS_SCREENSHOTS=1`` to save a small screenshot of each page under ``docs/screenshots/``
+(the README shows them).
+"""
+
+import os
+import time
+from pathlib import Path
 
 import pytest
 
-from conftest import assert_no_error_text
+from conftest import NOTEBOOKS, ROOT, assert_no_error_text
 
 pytestmark = pytest.mark.browser
 
+PAGES = sorted(p.relative_to(NOTEBOOKS).as_posix() for p in NOTEBOOKS.rglob("*.ipynb")
+               if ".ipynb_checkpoints" not in p.parts)
 
-def test_welcome_page_renders_with_device_line(voila_url, browser):
+
+def wait_until_settled(page, timeout=150.0, quiet=3.0):
+    """Wait until Voilà has executed the notebook: the page text stops changing for ``quiet`` seconds."""
+    deadline = time.time() + timeout
+    last, since = None, time.time()
+    while time.time() < deadline:
+        text = page.inner_text("body")
+        if text != last:
+            last, since = text, time.time()
+        elif time.time() - since > quiet and "Executing" not in text and "Loading" not in text[:200]:
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"page did not settle in {timeout:.0f} s; it shows:\n{last[:1500]}")
+
+
+def screenshot(page, stem):
+    if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
+        out = ROOT / "docs" / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / f"{stem}.png"))
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_renders_without_errors(voila_url, browser, page_path):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        page.goto(f"{voila_url}/voila/render/{page_path}", timeout=120_000)
+        page.wait_for_selector("h1", timeout=120_000)
+        text = wait_until_settled(page)
+        assert_no_error_text(text)
+        screenshot(page, Path(page_path).stem)
+    finally:
+        page.close()
+
+
+def test_welcome_page_shows_device_and_lessons(voila_url, browser):
     page = browser.new_page()
     try:
         page.goto(f"{voila_url}/voila/render/00_welcome.ipynb", timeout=120_000)
@@ -17,7 +62,6 @@ def test_welcome_page_renders_with_device_line(voila_url, browser):
         text = page.inner_text("body")
         assert "PyTorch" in text and "01 · Inverse problems" in text
         assert_no_error_text(text)
-        # Voilà hides the code cells
-        assert "environment_report()" not in text
+        assert "environment_report()" not in text  # Voilà hides the code
     finally:
         page.close()
