@@ -1,0 +1,23 @@
+"""Denoisers: kernel (NLM) and learned (DRUNet-light, Gradient-Step DRUNet).
+
+Submodules are imported on demand to keep ``import pnp_lessons.denoisers`` light:
+``nlm`` (explicit kernel weights), ``gsdrunet`` (network + GS wrapper), ``weights``
+(shipped weights, reference checkpoints).
+"""
+
+import importlib
+
+_LAZY = {
+    "DRUNetLight": "gsdrunet",
+    "GSDenoiser": "gsdrunet",
+    "DRUNetDenoiser": "gsdrunet",
+    "load_denoiser": "weights",
+    "list_shipped": "weights",
+    "from_checkpoint": "weights",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,153 @@
+"""Convergence analysis of PnP-ISTA with a fixed W (pnp_lessons.analysis), mirroring the paper's theory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from pnp_lessons.analysis import (ata_matrix, check_assumption_2, gershgorin, inpainting_inf_norm,
+                                  largest_stable_gamma, rho_vs_gamma, spectral_radius, system_matrix,
+                                  theorem5_bound)
+from pnp_lessons.denoisers.nlm import nlm_weights
+from pnp_lessons.operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, uniform_kernel
+from pnp_lessons.solvers.base import run
+from pnp_lessons.solvers.pnp_ista import pnp_ista
+
+H = W = 16
+
+
+def _guide(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, H), torch.linspace(0, 1, W), indexing="ij")
+    return (0.5 + 0.3 * torch.sin(7 * xx) * torch.cos(5 * yy) + 0.05 * torch.randn(H, W, generator=g))[None, None]
+
+
+def _sharp_W():
+    """A sharp W (small h): close to the NLM of the paper, far from a box average."""
+    return nlm_weights(_guide(), patch_size=3, window=5, h=0.05)
+
+
+def _dense(P):
+    return np.abs(np.linalg.eigvals(P.toarray())).max()
+
+
+@pytest.mark.parametrize("op", [Inpainting(ratio=0.7, seed=0), Blur(uniform_kernel(3))], ids=["inpaint", "deblur"])
+@pytest.mark.parametrize("gamma", [0.5, 1.9])
+def test_arpack_and_power_match_dense_eigvals(op, gamma):
+    P = system_matrix(_sharp_W(), op, gamma)
+    ref = _dense(P)
+    rho, info = spectral_radius(P, return_info=True)
+    assert info["method"] == "arpack" and abs(rho - ref) < 1e-7
+    assert abs(spectral_radius(P, method="power") - ref) < 1e-3
+    assert abs(spectral_radius(P, method="dense") - ref) < 1e-12
+
+
+def test_operator_form_and_ata_matrices():
+    Wk = _sharp_W()
+    v = np.random.default_rng(0).standard_normal(H * W)
+    for op in (Inpainting(ratio=0.5, seed=3), Blur(uniform_kernel(4)), Blur(gaussian_kernel(5, 1.0)), Denoising(),
+               SuperResolution(gaussian_kernel(3, 0.8), factor=2)):
+        M = ata_matrix(op, (H, W))
+        x = torch.from_numpy(v.reshape(1, 1, H, W))
+        assert np.allclose(M @ v, op.AtA(x).numpy().ravel(), atol=1e-9), op
+        if isinstance(op, SuperResolution):
+            continue
+        P = system_matrix(Wk, op, 0.8)
+        Pop = system_matrix(Wk, op, 0.8, as_operator=True)
+        assert np.allclose(P @ v, Pop.matvec(v), atol=1e-12)
+
+
+def test_inpainting_theory_assumption_rho_gershgorin_and_convergence():
+    """Windows that each see an observed pixel: Prop. 3 -> Assumption 2(iii); Theorem 5 -> γ < 1 converges."""
+    Wk = _sharp_W()
+    op = Inpainting(ratio=0.7, seed=0)
+    mask = op.mask_for(torch.zeros(1, 1, H, W))
+    rep = check_assumption_2(Wk, op)
+    assert rep.holds and rep.i_holds and rep.ii_holds and rep.iii_holds, rep.message
+    assert np.all(rep.outside == 0) and np.all(rep.inside > 0)     # proof of Prop. 3: Q_ij = W_ij m_j
+    assert theorem5_bound(Wk, op) == 1.0
+    x = _guide(1)
+    y = op.observe(x, 0.01, seed=0)
+    for gamma in (0.1, 0.5, 0.9):
+        P = system_matrix(Wk, op, gamma)
+        assert spectral_radius(P) < 1
+        G = gershgorin(P)
+        assert G.all_inside and G.max_reach <= inpainting_inf_norm(Wk, op, gamma) + 1e-12
+        res = run(pnp_ista(op, y, Wk, gamma=gamma, x0=y, tol=1e-6, max_iter=5000))
+        assert res.status == "converged" and res.last.info["rel_residual"] < 1e-6
+    assert mask.sum() > 0
+
+
+def test_inf_norm_bound_extends_to_gamma_below_two():
+    """‖P‖_∞ = max_i 1 − (1 − |1 − γ|) s_i < 1 on (0, 2): ρ(P) < 1 there, beyond Theorem 5's γ < 1."""
+    Wk = _sharp_W()
+    op = Inpainting(ratio=0.7, seed=0)
+    for gamma in (1.2, 1.6, 1.99):
+        bound = inpainting_inf_norm(Wk, op, gamma)
+        P = system_matrix(Wk, op, gamma)
+        assert bound < 1 and spectral_radius(P) <= bound + 1e-6
+        assert abs(bound - abs(P).sum(axis=1).max()) < 1e-6     # the bound is computed in float32
+        assert gershgorin(P).all_inside
+    assert inpainting_inf_norm(Wk, op, 2.1) > 1
+    assert largest_stable_gamma(Wk, op, hi=6.0, tol=1e-2) >= 1.99
+
+
+def test_unobserved_hole_breaks_assumption_2():
+    Wk = _sharp_W()
+    m = torch.ones(H, W)
+    m[3:11, 4:12] = 0                                   # an 8×8 hole: window 5 around its centre sees nothing
+    op = Inpainting(mask=m)
+    rep = check_assumption_2(Wk, op)
+    assert not rep.iii_holds and not rep.holds and "(iii) fails" in rep.message
+    expected = [y * W + x for y in range(5, 9) for x in range(6, 10)]   # pixels whose whole window is missing
+    assert sorted(rep.failing_rows.tolist()) == expected
+    assert theorem5_bound(Wk, op) == 0.0
+    # Assumption 2 is sufficient, not necessary: the hole's rows reach observed pixels through chains of
+    # overlapping windows, so here ρ(P) < 1 all the same
+    assert spectral_radius(system_matrix(Wk, op, 0.5), method="dense") < 1
+
+
+def test_rho_above_one_makes_pnp_ista_diverge():
+    Wk = _sharp_W()
+    op = Inpainting(ratio=0.7, seed=0)
+    g_max = largest_stable_gamma(Wk, op, hi=6.0, tol=1e-2)
+    gamma = g_max + 0.5
+    assert spectral_radius(system_matrix(Wk, op, gamma)) > 1
+    x = _guide(1)
+    y = op.observe(x, 0.01, seed=0)
+    res = run(pnp_ista(op, y, Wk, gamma=gamma, x0=y, ref=x, max_iter=3000))
+    assert res.status == "diverged" and "diverged" in res.message
+
+
+def test_deblurring_rho_vs_gamma_is_reported():
+    """No theorem for deblurring (Assumption 2(iii) is not known to hold): the curve is just reported."""
+    Wk = _sharp_W()
+    op = Blur(uniform_kernel(3))
+    gammas = [0.5, 1.0, 1.5, 2.0, 2.5]
+    rho = rho_vs_gamma(Wk, op, gammas)
+    assert rho.shape == (5,) and np.all(np.isfinite(rho))
+    assert rho[0] < 1 + 1e-9
+    rep = check_assumption_2(Wk, op)
+    assert rep.i_holds and rep.ii_holds                     # non-negative kernel: (ii) holds
+    assert len(rep.inside) == H * W
+
+
+def test_bad_inputs():
+    Wk = _sharp_W()
+    with pytest.raises(ValueError, match="more than max_pixels"):
+        system_matrix(Wk, Denoising(), 0.5, max_pixels=100)
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+        system_matrix(Wk, Denoising(), -1.0)
+    with pytest.raises(TypeError, match="W must be a KernelWeights"):
+        system_matrix(np.eye(4), Denoising(), 0.5)
+    with pytest.raises(TypeError, match="theorem5_bound is for inpainting"):
+        theorem5_bound(Wk, Denoising())
+    with pytest.raises(ValueError, match="P must be square"):
+        spectral_radius(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="method must be"):
+        spectral_radius(np.eye(3), method="qr")
+    with pytest.raises(ValueError, match="need 0 <= lo < hi"):
+        largest_stable_gamma(Wk, Denoising(), lo=2, hi=1)
+    assert gershgorin(sp.identity(3)).all_inside is False
