@@ -49,7 +49,8 @@ state-dirs:
 demo: install state-dirs
 	@echo ""
 	@echo "  PnP Lessons: open  http://127.0.0.1:$(PORT)/voila/render/00_welcome.ipynb"
-	@echo "  (the lesson list is at http://127.0.0.1:$(PORT)/ ; Ctrl-C stops the server)"
+	@echo "  Playground:        http://127.0.0.1:$(PORT)/voila/render/apps/playground.ipynb"
+	@echo "  (all pages are listed at http://127.0.0.1:$(PORT)/ ; Ctrl-C stops the server)"
 	@echo ""
 	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
 

@@ -98,7 +98,8 @@ def browser():
         b.close()
 
 
-ERROR_MARKERS = ("Traceback", "Error:", "Exception", "There was an error when executing cell")
+ERROR_MARKERS = ("Traceback", "Error:", "Exception", "There was an error when executing cell",
+                 "javascript error", "Could not create a view", "Error displaying widget")
 
 
 def assert_no_error_text(text: str):

@@ -1,0 +1,215 @@
+"""The playground: controls + live runner + image panel + curves, composed in one widget.
+
+>>> from pnp_lessons.widgets import Playground   # doctest: +SKIP
+>>> Playground()                                  # doctest: +SKIP
+
+Moving a slider cancels the running reconstruction and starts the new one after a short
+debounce; iterates stream into the panel and the curves. "Pin as A" keeps the current result
+beside the live one (B) for comparison; the download link holds the last finished result as PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+
+import ipywidgets as W
+
+from ..device import describe_device
+from ..images import to_png_bytes
+from ..metrics import psnr
+from .controls import Controls
+from .curves import LiveCurves
+from .panel import STYLE, ImagePanel
+from .problems import ProblemCache, describe, start
+from .runner import Frame, LiveRunner
+
+__all__ = ["Playground"]
+
+STATUS_TEXT = {"converged": "converged", "max_iter": "reached the iteration limit", "diverged": "diverged",
+               "stopped": "stopped", "error": "could not run", "running": "running"}
+
+
+def _psnr_text(p) -> str:
+    if p is None:
+        return "PSNR –"
+    return "PSNR ∞" if math.isinf(p) else f"PSNR {p:.2f} dB"
+
+
+class Playground(W.VBox):
+    """The composed live app (a widget: display it, or put it in a page).
+
+    Parameters
+    ----------
+    defaults : dict, optional
+        Settings that replace the defaults of :func:`~pnp_lessons.widgets.problems.default_settings`.
+    device : str, optional
+        Where to compute (default: :func:`pnp_lessons.device.get_device`).
+    autostart : bool or 'view'
+        ``'view'`` (default): start the first reconstruction when the app is first shown in a
+        browser (its first view), so that no frame races the page's widget-state restore in Voilà;
+        a notebook run without a front end computes nothing. ``True``: start at once (scripts,
+        tests, benchmarks). ``False``: wait for a change.
+    debounce, frame_interval : float
+        See :class:`~pnp_lessons.widgets.runner.LiveRunner`.
+    image_px : int
+        Displayed size of each image.
+    """
+
+    def __init__(self, defaults: dict | None = None, device=None, autostart: bool | str = "view",
+                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200):
+        self.cache = ProblemCache(device)
+        self.controls = Controls(self.cache, defaults)
+        self.panel = ImagePanel(image_px)
+        self.curves = LiveCurves()
+        self.busy = W.HTML()
+        self.info = W.HTML()
+        self.message = W.HTML()
+        self.download = W.HTML()
+        self.device_line = W.HTML(f"<span class='pnp-device'>Device: {html.escape(describe_device(self.cache.device))}</span>")
+        self.stop_button = W.Button(description="Stop", icon="stop", button_style="warning",
+                                    tooltip="stop the running reconstruction")
+        self.pin_button = W.Button(description="Pin as A", icon="thumb-tack",
+                                   tooltip="keep the current result as A, to compare with the next settings (B)")
+        self.unpin_button = W.Button(description="Clear A", icon="times", tooltip="remove the pinned result A")
+        self.stop_button.on_click(lambda _: self.stop())
+        self.pin_button.on_click(lambda _: self.pin())
+        self.unpin_button.on_click(lambda _: self.unpin())
+        self.result = None           # last finished (or stopped) image
+        self.last_frame: Frame | None = None
+        self.pinned = None
+        self._shown_key = None
+        self._first_latency = None
+        self._set_busy(bool(autostart))  # busy from the start when a first run is coming
+
+        self.runner = LiveRunner(self._start, self._on_frame, self._set_busy, debounce=debounce,
+                                 frame_interval=frame_interval)
+        self.controls.on_change(self._on_settings)
+
+        for b in (self.stop_button, self.pin_button, self.unpin_button):
+            b.layout.margin = "0 6px 0 6px"
+        toolbar = W.HBox([self.busy, self.stop_button, self.pin_button, self.unpin_button, self.download],
+                         layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        right = W.VBox([toolbar, self.message, self.panel, self.curves, self.info, self.device_line],
+                       layout=W.Layout(flex="1 1 0%", min_width="0"))
+        super().__init__([W.HTML(STYLE), W.HBox([self.controls, right], layout=W.Layout(flex_flow="row nowrap"))])
+        self.add_class("pnp-playground")
+        self._started = False
+        if autostart == "view":
+            self._view_count = 0  # ask the front end to report its views
+            self.observe(self._first_view, "_view_count")
+        elif autostart:
+            self._started = True
+            self.runner.submit(self.controls.settings)
+
+    def _first_view(self, change):
+        if (change["new"] or 0) >= 1 and not self._started:
+            self._started = True
+            self.unobserve(self._first_view, "_view_count")
+            self.runner.submit(self.controls.settings)
+
+    # ---------------------------------------------------------------- actions
+    def _on_settings(self, settings: dict):
+        self._started = True
+        self.runner.submit(settings)
+
+    def stop(self):
+        """Stop the running reconstruction (the last iterate stays on screen)."""
+        self.runner.stop()
+
+    def pin(self) -> bool:
+        """Keep the current result as A beside the live run B. Returns False when there is none."""
+        f = self.runner.last_frame
+        if f is None or f.record is None:
+            return False
+        rec = f.record
+        self.pinned = (rec.x, list(f.history), f.settings)
+        cap = f"A · iteration {rec.k} · {_psnr_text(rec.psnr)} · {describe(f.settings)}"
+        self.panel.pinned.show(rec.x, cap)
+        self.panel.show_pinned(True)
+        self.curves.pinned_history = list(f.history)
+        self.curves.update(f.history if f is self.runner.last_frame else [])
+        return True
+
+    def unpin(self):
+        """Remove the pinned result A."""
+        self.pinned = None
+        self.panel.show_pinned(False)
+        self.panel.pinned.show(None, "")
+        self.curves.pinned_history = None
+        f = self.runner.last_frame
+        self.curves.update(f.history if f is not None else [])
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current reconstruction has finished (for scripts and tests)."""
+        return self.runner.wait(timeout)
+
+    def close(self):
+        """Stop the worker and close every widget of the app."""
+        self.runner.close()
+        stack = [self, *self.panel.slots().values()]
+        seen = set()
+        while stack:
+            w = stack.pop()
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            stack.extend(getattr(w, "children", ()) or ())
+            if w is not self:
+                w.close()
+        super().close()
+
+    # ---------------------------------------------------------------- worker side (sets traits only)
+    def _set_busy(self, busy: bool):
+        if busy:
+            self.busy.value = ("<span class='pnp-busy' role='status' aria-live='polite' style='color:#b45f06'>"
+                               "⏳ computing…</span>")
+        else:
+            self.busy.value = ("<span class='pnp-busy' role='status' aria-live='polite' style='color:#2e7d32'>"
+                               "✓ idle</span>")
+        self.stop_button.disabled = not busy
+
+    def _start(self, settings: dict):
+        problem, iterator = start(settings, self.cache)
+        if problem.key != self._shown_key:
+            p = psnr(problem.y_display, problem.x_true)
+            s = settings
+            what = describe(dict(s, solver="fista-tv", lam=0, gamma=0)).split(" · ", 1)[1]
+            self.panel.observation.show(problem.y_display, f"y: {what} · {_psnr_text(p)}")
+            H, W_ = problem.x_true.shape[-2:]
+            self.panel.truth.show(problem.x_true, f"x: ground truth, {W_}×{H} grey")
+            self._shown_key = problem.key
+        return problem, iterator
+
+    def _on_frame(self, f: Frame):
+        self.last_frame = f
+        if f.frame_index == 1:
+            self._first_latency = f.latency
+        rec = f.record
+        state = STATUS_TEXT.get(f.status, f.status)
+        if rec is not None:
+            cap = f"B · iteration {rec.k} · {_psnr_text(rec.psnr)} · {describe(f.settings)} · {state}"
+            self.panel.iterate.show(rec.x, cap)
+            self.curves.update(f.history)
+        elif f.final:
+            self.panel.iterate.set_caption(f"B · no result · {state}")
+        if f.final:
+            if f.status in ("diverged", "error"):
+                self.message.value = (f"<div class='pnp-message pnp-warn' role='alert'>"
+                                      f"{html.escape(f.message)}</div>")
+            elif f.status == "stopped":
+                self.message.value = f"<div class='pnp-message pnp-info'>{html.escape(f.message)}</div>"
+            else:
+                self.message.value = ""
+            if rec is not None:
+                self.result = rec.x
+                data = base64.b64encode(to_png_bytes(rec.x)).decode("ascii")
+                self.download.value = (f"<a class='pnp-download' download='pnp-playground-result.png' "
+                                       f"href='data:image/png;base64,{data}'>⬇ Download the result (PNG)</a>")
+            its = len(f.history)
+            first = f" · first frame {self._first_latency:.2f} s after the change" if self._first_latency else ""
+            self.info.value = (f"<span style='font-size:11px;color:#555'>run {f.run_id}: {its} iterations in "
+                               f"{f.elapsed:.2f} s{first} · {f.frame_index} frames</span>")
+        if f.frame_index == 1 and not f.final and self.message.value:
+            self.message.value = ""

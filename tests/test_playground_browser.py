@@ -1,0 +1,78 @@
+"""Real browser: Voilà serves the playground, the γ slider moves with the keyboard, a new frame appears.
+
+The screenshot goes to a temporary folder; set ``PNP_LESSONS_SCREENSHOTS=1`` to refresh
+``docs/screenshots/playground.png`` (the committed one was taken with ``PNP_LESSONS_FAST=0``).
+"""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, assert_no_error_text
+
+pytestmark = pytest.mark.browser
+
+ITERATE = "img.pnp-img-iterate"
+
+
+def _src(page):
+    return page.get_attribute(ITERATE, "src")
+
+
+def test_playground_streams_a_new_frame_after_a_keyboard_move(voila_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    widget_errors = []
+    page.on("console", lambda m: widget_errors.append(m.text) if m.type == "error" and any(
+        k in m.text for k in ("Could not create a view", "Error setting state", "Could not process update")) else None)
+    try:
+        page.goto(f"{voila_url}/voila/render/apps/playground.ipynb", timeout=120_000)
+        # the first reconstruction arrives by itself
+        page.wait_for_function(f"() => {{ const i = document.querySelector('{ITERATE}');"
+                               " return i && i.src && i.src.startsWith('blob:'); }", timeout=120_000)
+        page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+        text = page.inner_text("body")
+        assert "Playground" in text and "Device:" in text and "γ (step size)" in text
+        assert "from pnp_lessons" not in text, "Voilà must hide the code"
+        assert_no_error_text(text)
+        assert page.evaluate("() => Array.from(document.querySelectorAll('img.pnp-img'))"
+                             ".filter(i => i.naturalWidth > 0).length") == 3, "an image did not render"
+        assert "run 1:" in page.inner_text(".pnp-playground"), "loading the page must not start a second run"
+        before = _src(page)
+        caption_before = page.inner_text(".pnp-caption-iterate")
+        assert "γ = 0.90" in caption_before
+
+        handle = page.locator(".pnp-slider-gamma .noUi-handle")
+        handle.focus()
+        t0 = time.monotonic()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"(old) => document.querySelector('{ITERATE}').src !== old", arg=before,
+                               timeout=15_000)
+        latency = time.monotonic() - t0
+        page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=60_000)
+        caption_after = page.inner_text(".pnp-caption-iterate")
+        assert "γ = 0.95" in caption_after, caption_after
+        assert page.input_value(".pnp-box-gamma input") == "0.95"
+        assert latency < 10, f"a new frame took {latency:.1f} s"
+        text = page.inner_text("body")
+        assert_no_error_text(text)
+
+        shot = tmp_path / "playground.png"
+        if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
+            shot = ROOT / "docs" / "screenshots" / "playground.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+        page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach("
+                      "e => { if (e.scrollTop) e.scrollTop = 0; }); }")
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(shot))
+        assert Path(shot).stat().st_size < 300_000
+
+        # pin the result as A: the panel is re-laid out and every image must render again
+        page.click("button:has-text('Pin as A')")
+        page.wait_for_function("() => { const i = document.querySelector('img.pnp-img-pinned');"
+                               " return i && i.naturalWidth > 0; }", timeout=15_000)
+        assert "A · iteration" in page.inner_text(".pnp-caption-pinned")
+        assert not widget_errors, widget_errors
+    finally:
+        page.close()
