@@ -15,6 +15,8 @@ export IPYTHONDIR := $(CURDIR)/.jupyter/ipython
 export MPLCONFIGDIR := $(CURDIR)/.jupyter/matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Idle OpenMP threads sleep instead of spinning: shared cores (many kernels) stay usable (see pnp_lessons/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: demo test install install-test chromium clean state-dirs
 
