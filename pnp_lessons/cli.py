@@ -1,0 +1,156 @@
+"""``pnp-lessons`` command line.
+
+Subcommands live in a registry: a module adds one with::
+
+    @command("name", help="one line")
+    def _add_name(parser):          # fill the argparse sub-parser
+        parser.add_argument(...)
+        return run_name             # the function called with the parsed args
+
+Heavy imports (torch models, data) happen inside the run functions, so ``pnp-lessons --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+#: name -> (help, builder); the builder fills a sub-parser and returns the run function.
+COMMANDS: dict[str, tuple[str, Callable]] = {}
+
+
+def command(name: str, help: str = ""):
+    """Register a subcommand builder (see the module docstring).
+
+    Examples
+    --------
+    >>> "train" in COMMANDS and "evaluate-denoisers" in COMMANDS
+    True
+    """
+
+    def deco(builder):
+        COMMANDS[name] = (help, builder)
+        return builder
+
+    return deco
+
+
+# ----------------------------------------------------------------------------- train
+
+
+@command("train", help="train a GS-DRUNet / DRUNet-light denoiser and export it to data/weights")
+def _add_train(p: argparse.ArgumentParser):
+    p.add_argument("--name", default="gsdrunet-small-grey", help="run and weight-file name")
+    p.add_argument("--train-dir", required=True, help="folder of training images (e.g. ../shared/data/Train400)")
+    p.add_argument("--val-dir", default=None, help="folder of validation images (e.g. ../shared/data/Set12)")
+    p.add_argument("--kind", choices=("gs", "drunet"), default="gs")
+    p.add_argument("--preset", choices=("small", "paper"), default="small")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=1)
+    p.add_argument("--crop", type=int, default=128, help="crop size (reference: 128)")
+    p.add_argument("--batch", type=int, default=16, help="batch per process (reference: 16)")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget for training")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (reference: 1e-4)")
+    p.add_argument("--lr-milestones", type=float, nargs="*", default=[0.5, 0.75, 0.9],
+                   help="progress fractions where the lr is halved")
+    p.add_argument("--clip", type=float, default=1e-2, help="gradient-norm clip (reference: 1e-2)")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--val-limit", type=int, default=4, help="validation images (0: all)")
+    p.add_argument("--ckpt-every", type=int, default=200)
+    p.add_argument("--run-dir", default="runs", help="checkpoints go to RUN_DIR/NAME/last.pt (resumed)")
+    p.add_argument("--export-dir", default="data/weights", help="'' to skip the export")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+    p.add_argument("--amp", choices=("auto", "on", "off"), default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--notes", default="", help="free text stored in the card")
+    p.add_argument("--init-from", default=None,
+                   help="start from these weights (a shipped name or a checkpoint path), e.g. to continue on a GPU")
+
+    def run(a):
+        from .train import TrainConfig, describe, train
+
+        cfg = TrainConfig(
+            name=a.name, train_dir=a.train_dir, val_dir=a.val_dir, kind=a.kind, preset=a.preset,
+            channels=a.channels, crop=a.crop, batch=a.batch, steps=a.steps, max_minutes=a.max_minutes,
+            lr=a.lr, lr_milestones=tuple(a.lr_milestones), clip=a.clip, val_every=a.val_every,
+            val_limit=a.val_limit or None, ckpt_every=a.ckpt_every, run_dir=a.run_dir,
+            export_dir=a.export_dir or None, seed=a.seed, device=a.device,
+            amp={"auto": None, "on": True, "off": False}[a.amp], threads=a.threads,
+            progress=not a.no_progress, notes=a.notes, init_from=a.init_from,
+        )
+        print(describe(cfg), flush=True)
+        res = train(cfg)
+        print(f"trained {res['steps']} steps in {res['wall_s'] / 60:.1f} min", flush=True)
+        if res["export"]:
+            print("exported:", res["export"]["weights"], res["export"]["card"], flush=True)
+        return 0
+
+    return run
+
+
+# ----------------------------------------------------------------------------- evaluate-denoisers
+
+
+@command("evaluate-denoisers", help="paper-style PSNR table of the denoisers (NLM, TV, BM3D, DRUNet-light, GS-DRUNet)")
+def _add_eval(p: argparse.ArgumentParser):
+    p.add_argument("--data-root", default=None, help="folder holding Set12/BSD68/CBSD68 (default: ../shared/data)")
+    p.add_argument("--sets", nargs="*", default=None, help="test sets (default: Set12 BSD68, or CBSD68 with --colour)")
+    p.add_argument("--colour", action="store_true", help="colour denoisers on CBSD68")
+    p.add_argument("--sigmas", type=float, nargs="*", default=[5, 15, 25, 50], help="noise levels on the 0..255 scale")
+    p.add_argument("--limit", nargs="*", default=None,
+                   help="first N images of each set: N, or SET=N per set (e.g. BSD68=12)")
+    p.add_argument("--methods", nargs="*", default=None, help="subset of rows (nlm tv bm3d and weight names)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
+    p.add_argument("--cache", default=None, help="JSON file of computed cells, reused and extended")
+    p.add_argument("--time-size", type=int, default=256, help="image size of the timing column")
+    p.add_argument("--only-cached", action="store_true", help="compute nothing: table from --cache, '–' elsewhere")
+
+    def run(a):
+        from .denoisers.evaluate import evaluate_denoisers
+
+        limit = None
+        for tok in a.limit or []:
+            if "=" in tok:
+                name, n = tok.split("=", 1)
+                limit = (limit if isinstance(limit, dict) else {}) | {name: int(n)}
+            else:
+                limit = int(tok)
+        evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
+                           limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device, seed=a.seed,
+                           markdown=a.markdown, cache=a.cache, time_size=a.time_size)
+        return 0
+
+    return run
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="pnp-lessons", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_, builder) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(_run=builder(sp))
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run ``pnp-lessons`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

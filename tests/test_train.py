@@ -1,0 +1,130 @@
+"""Training pipeline: a tiny run on synthetic images, loss goes down, resume, export -> load."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from pnp_lessons.denoisers.weights import load_denoiser
+from pnp_lessons.train import TrainConfig, load_image_folder, lr_at, random_crops, train, validate
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks gain nothing from threads, and on a busy 2-core machine two threads
+    are several times slower than one (OpenMP barriers); restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    """Six smooth 40x40 grey images with edges (piecewise-constant + gradient)."""
+    d = tmp_path_factory.mktemp("train")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:40, 0:40] / 40.0
+    for i in range(6):
+        a = 0.3 + 0.4 * (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1))
+        a[rng.integers(5, 20) : rng.integers(25, 38), rng.integers(5, 20) : rng.integers(25, 38)] += 0.3
+        Image.fromarray((np.clip(a, 0, 1) * 255).astype(np.uint8)).save(d / f"{i}.png")
+    return d
+
+
+def tiny_cfg(image_dir, tmp_path, **kw):
+    base = dict(name="tiny-grey", train_dir=str(image_dir), val_dir=str(image_dir), kind="gs", preset="small",
+                nc=(8, 8, 8, 8), nb=1, crop=24, batch=4, steps=40, lr=3e-3, val_every=0, val_limit=2,
+                ckpt_every=20, run_dir=str(tmp_path / "runs"), export_dir=str(tmp_path / "w"), progress=False,
+                threads=None, seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_tiny_gs_training_lowers_loss_and_round_trips(image_dir, tmp_path):
+    seen = []
+    cfg = tiny_cfg(image_dir, tmp_path)
+    res = train(cfg, callback=lambda step, loss: seen.append((step, loss)))
+    assert [s for s, _ in seen] == list(range(1, 41))  # callback once per step
+    losses = np.array([v for _, v in seen])
+    assert losses[-10:].mean() < 0.5 * losses[:5].mean(), losses
+    # export -> load round-trips exactly (fp16 on disk, loaded as float32)
+    exp = res["export"]
+    stored = load_file(exp["weights"])
+    den = load_denoiser("tiny-grey", device="cpu", folder=tmp_path / "w")
+    for k, v in res["net"].state_dict().items():
+        assert torch.equal(den.net.state_dict()[k], stored[k].float())
+        assert torch.equal(stored[k], v.half())
+    card = json.loads((tmp_path / "w" / "tiny-grey.json").read_text())
+    assert card["training"]["steps"] == 40 and card["training"]["crop"] == 24
+    assert set(card["validation"]["psnr_fp32"]) == {"5", "15", "25", "50"}
+    assert card["nc"] == [8, 8, 8, 8] and card["kind"] == "gs"
+
+
+def test_resume_continues_from_checkpoint(image_dir, tmp_path):
+    cfg = tiny_cfg(image_dir, tmp_path, steps=6, ckpt_every=3, export_dir=None, lr=1e-3)
+    r1 = train(cfg)
+    assert r1["steps"] == 6 and (tmp_path / "runs" / "tiny-grey" / "last.pt").exists()
+    cfg.steps = 9
+    r2 = train(cfg)
+    assert r2["steps"] == 9
+    assert [s for s, _ in r2["history"]] == list(range(1, 10))
+    assert r2["history"][:6] == r1["history"]
+    # checkpoints hold plain tensors and numbers only
+    ck = torch.load(tmp_path / "runs" / "tiny-grey" / "last.pt", weights_only=True)
+    assert ck["step"] == 9
+
+
+def test_max_minutes_stops_the_run(image_dir, tmp_path):
+    res = train(tiny_cfg(image_dir, tmp_path, steps=1000, max_minutes=1e-9, export_dir=None))
+    assert res["steps"] <= 1
+
+
+def test_plain_drunet_kind_trains(image_dir, tmp_path):
+    res = train(tiny_cfg(image_dir, tmp_path, kind="drunet", steps=3, export_dir=None))
+    assert res["steps"] == 3 and res["denoiser"].kind == "drunet"
+
+
+def test_helpers(image_dir):
+    imgs = load_image_folder(image_dir, 1, limit=2)
+    assert len(imgs) == 2 and imgs[0].shape == (1, 1, 40, 40)
+    b = random_crops(imgs, 5, 16, torch.Generator().manual_seed(0))
+    assert b.shape == (5, 1, 16, 16)
+    with pytest.raises(ValueError, match="crop size 64 is larger"):
+        random_crops(imgs, 1, 64, torch.Generator())
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_image_folder(image_dir / "nope")
+    cfg = TrainConfig(lr=1e-4)
+    assert lr_at(cfg, 0.0) == 1e-4 and lr_at(cfg, 0.95) == pytest.approx(1.25e-5)
+
+
+def test_validate_reports_every_sigma(image_dir):
+    from pnp_lessons.denoisers.gsdrunet import DRUNetLight, GSDenoiser
+
+    v = validate(GSDenoiser(DRUNetLight(1, (4, 4, 4, 4), 1)), load_image_folder(image_dir, 1, 1))
+    assert sorted(v) == [5, 15, 25, 50] and all(np.isfinite(list(v.values())))
+
+
+def test_cli_train_and_bad_kind(image_dir, tmp_path, capsys):
+    from pnp_lessons.cli import main
+
+    rc = main(["train", "--name", "cli-grey", "--train-dir", str(image_dir), "--crop", "16", "--batch", "2",
+               "--steps", "2", "--run-dir", str(tmp_path / "r"), "--export-dir", str(tmp_path / "w"),
+               "--no-progress", "--val-every", "0"])
+    assert rc == 0
+    assert "exported:" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="kind must be 'gs' or 'drunet'"):
+        train(tiny_cfg(image_dir, tmp_path, kind="nlm"))
+
+
+def test_init_from_exported_weights(image_dir, tmp_path):
+    first = train(tiny_cfg(image_dir, tmp_path, steps=2, name="a-grey"))
+    path = first["export"]["weights"]
+    second = train(tiny_cfg(image_dir, tmp_path, steps=0, name="b-grey", export_dir=None, init_from=path))
+    for k, v in second["net"].state_dict().items():
+        assert torch.equal(v, first["net"].state_dict()[k].half().float())
+    with pytest.raises(ValueError, match="init_from .* has config"):
+        train(tiny_cfg(image_dir, tmp_path, steps=0, name="c-grey", nc=(4, 4, 4, 4), init_from=path))

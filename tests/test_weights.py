@@ -1,0 +1,238 @@
+"""Weights: shipped files, export/load round trip, reference checkpoint mapping, safe loading."""
+
+import argparse
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from pnp_lessons.denoisers import weights as W
+from pnp_lessons.denoisers.gsdrunet import DRUNetLight, GSDenoiser, count_parameters
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny networks gain nothing from threads, and on a busy 2-core machine two threads
+    are several times slower than one (OpenMP barriers); restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def reference_state_dict(channels: int, nc=(64, 128, 256, 512), nb=2, seed=0) -> dict:
+    """Key names and shapes of the reference UNetRes / deepinv DRUNet (GS-DRUNet light),
+    written out from the reference code's structure (not from our module), each tensor
+    filled with distinct random values."""
+    c0, c1, c2, c3 = nc
+    shapes = {"m_head.weight": (c0, channels + 1, 3, 3)}
+    for k, (ci, co) in enumerate([(c0, c1), (c1, c2), (c2, c3)], start=1):
+        for i in range(nb):
+            shapes[f"m_down{k}.{i}.res.0.weight"] = (ci, ci, 3, 3)
+            shapes[f"m_down{k}.{i}.res.2.weight"] = (ci, ci, 3, 3)
+        shapes[f"m_down{k}.{nb}.weight"] = (co, ci, 2, 2)  # Conv2d(ci, co, 2, stride 2)
+    for i in range(nb):
+        shapes[f"m_body.{i}.res.0.weight"] = (c3, c3, 3, 3)
+        shapes[f"m_body.{i}.res.2.weight"] = (c3, c3, 3, 3)
+    for k, (ci, co) in {3: (c3, c2), 2: (c2, c1), 1: (c1, c0)}.items():
+        shapes[f"m_up{k}.0.weight"] = (ci, co, 2, 2)  # ConvTranspose2d weight is (in, out, kh, kw)
+        for i in range(nb):
+            shapes[f"m_up{k}.{i + 1}.res.0.weight"] = (co, co, 3, 3)
+            shapes[f"m_up{k}.{i + 1}.res.2.weight"] = (co, co, 3, 3)
+    shapes["m_tail.weight"] = (channels, c0, 3, 3)
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(s, generator=g) * 0.01 for k, s in shapes.items()}
+
+
+def check_landed(den, ref: dict):
+    """Every reference tensor sits in the module of the same role in DRUNetLight."""
+    net = den.net
+    params = dict(net.named_parameters())
+    assert len(params) == len(ref)
+    for k, v in ref.items():
+        assert torch.equal(params[k].detach().cpu(), v), k
+    nb = net.nb
+    # roles, spelled out for a few keys
+    assert torch.equal(net.m_head.weight, ref["m_head.weight"])
+    assert torch.equal(net.m_down2[nb].weight, ref[f"m_down2.{nb}.weight"]) and net.m_down2[nb].stride == (2, 2)
+    assert isinstance(net.m_up1[0], torch.nn.ConvTranspose2d)
+    assert torch.equal(net.m_up1[0].weight, ref["m_up1.0.weight"])
+    assert torch.equal(net.m_body[nb - 1].res[2].weight, ref[f"m_body.{nb - 1}.res.2.weight"])
+    assert torch.equal(net.m_tail.weight, ref["m_tail.weight"])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("style", ["deepinv", "lightning", "safetensors"])
+def test_from_checkpoint_paper_size_reference_keys(tmp_path, channels, style):
+    ref = reference_state_dict(channels)
+    assert sum(v.numel() for v in ref.values()) == count_parameters(DRUNetLight.from_preset("paper", channels))
+    prefixed = {"student_grad.model." + k: v for k, v in ref.items()}
+    if style == "deepinv":  # deepinv.models.GSDRUNet(...).state_dict()
+        path = tmp_path / "GSDRUNet_torch.ckpt"
+        torch.save(prefixed, path)
+    elif style == "lightning":  # GSPnP GradMatch Lightning checkpoint
+        path = tmp_path / "GSDRUNet.ckpt"
+        sd = dict(prefixed)
+        sd["train_PSNR.sum_squared_error"] = torch.tensor(0.0)  # unrelated entries are ignored
+        torch.save({"epoch": 1200, "global_step": 10, "pytorch-lightning_version": "1.5.0",
+                    "state_dict": sd, "hyper_parameters": argparse.Namespace(grayscale=channels == 1, act_mode="E"),
+                    "optimizer_states": [{"state": {}, "param_groups": [{"lr": 1e-4}]}]}, path)
+    else:
+        path = tmp_path / "gs.safetensors"
+        save_file(prefixed, str(path))
+    den = W.from_checkpoint(path, device="cpu")
+    assert isinstance(den, GSDenoiser)
+    assert den.config == {"channels": channels, "nc": [64, 128, 256, 512], "nb": 2}
+    check_landed(den, ref)
+
+
+def test_from_checkpoint_small_bare_and_plain_kind(tmp_path):
+    ref = reference_state_dict(1, nc=(8, 8, 16, 16), nb=3)
+    path = tmp_path / "bare.pth"
+    torch.save(ref, path)
+    den = W.from_checkpoint(path, kind="drunet", device="cpu")
+    assert den.config == {"channels": 1, "nc": [8, 8, 16, 16], "nb": 3}
+    check_landed(den, ref)
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(den.denoise(x, 0.1), den.net(x, 0.1))
+
+
+class Evil:  # any class that is not allow-listed
+    pass
+
+
+def test_from_checkpoint_refuses_arbitrary_pickles(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Evil()}, path)
+    with pytest.raises(ValueError, match="not unpickled for safety"):
+        W.from_checkpoint(path)
+
+
+def test_from_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="path .* does not exist"):
+        W.from_checkpoint(tmp_path / "missing.ckpt")
+    p = tmp_path / "other.pt"
+    torch.save({"conv.weight": torch.zeros(2)}, p)
+    with pytest.raises(KeyError, match="no DRUNet-light weights found"):
+        W.from_checkpoint(p)
+    ref = reference_state_dict(1, nc=(4, 4, 4, 4), nb=1)
+    del ref["m_up2.1.res.0.weight"]
+    torch.save(ref, p)
+    with pytest.raises(KeyError, match="missing"):
+        W.from_checkpoint(p)
+
+
+def test_export_load_round_trip_exact(tmp_path):
+    torch.manual_seed(0)
+    net = DRUNetLight(1, (4, 8, 8, 8), 1)
+    paths = W.export_weights(net, "tiny-grey", kind="gs", preset="custom", out_dir=tmp_path,
+                             training={"steps": 3}, validation={"psnr": {"25": 20.0}})
+    assert W.list_shipped(tmp_path) == ["tiny-grey"]
+    stored = load_file(paths["weights"])
+    assert all(v.dtype == torch.float16 for v in stored.values())
+    den = W.load_denoiser("tiny-grey", device="cpu", folder=tmp_path)
+    assert isinstance(den, GSDenoiser) and not den.training
+    for k, v in den.net.state_dict().items():
+        assert v.dtype == torch.float32
+        assert torch.equal(v, stored[k].float())  # exactly what was exported
+        assert torch.equal(v, net.state_dict()[k].half().float())
+    card = json.loads((tmp_path / "tiny-grey.json").read_text())
+    assert card == den.card
+    for key in ("preset", "channels", "nc", "nb", "parameters", "training", "validation", "sha256"):
+        assert key in card
+    assert W.load_denoiser("tiny-grey", device="cpu", folder=tmp_path, kind="drunet").kind == "drunet"
+
+
+def test_load_denoiser_missing_name_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no weights named 'nope'"):
+        W.load_denoiser("nope", folder=tmp_path)
+    with pytest.raises(ValueError, match="name must use letters"):
+        W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "../bad", out_dir=tmp_path)
+
+
+def test_download_only_on_request_and_offline_message(tmp_path):
+    cached = tmp_path / "GSDRUNet_torch.ckpt"
+    cached.write_bytes(b"x")
+    assert W.download("deepinv-gsdrunet-colour", cache=tmp_path) == cached  # no network needed
+    with pytest.raises(ConnectionError, match="You may be offline"):
+        W.download("https://127.0.0.1:9/none.ckpt", cache=tmp_path, timeout=2)
+    with pytest.raises(ValueError, match="name_or_url must be one of"):
+        W.download("ftp://example/x")
+    assert not (tmp_path / "none.ckpt").exists()
+
+
+def test_importing_downloads_nothing(monkeypatch):
+    import importlib
+    import urllib.request
+
+    def boom(*a, **k):
+        raise AssertionError("network access at import")
+
+    monkeypatch.setattr(urllib.request, "urlopen", boom)
+    importlib.reload(W)
+
+
+@pytest.mark.parametrize("name", ["gsdrunet-small-grey"])
+def test_shipped_weights_load_offline_and_denoise(name):
+    if name not in W.list_shipped():
+        pytest.skip(f"{name} is not in data/weights yet")
+    den = W.load_denoiser(name, device="cpu")
+    card = den.card
+    assert card["name"] == name and card["parameters"] == count_parameters(den.net) <= 1_000_000
+    assert (W.weights_dir() / f"{name}.safetensors").stat().st_size < 2 * 1024 * 1024
+    x = torch.zeros(1, 1, 64, 64)
+    x[..., 16:48, 16:48] = 0.8
+    y = x + 25 / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        d = den.denoise(y, 25 / 255)
+    assert float(((d - x) ** 2).mean()) < 0.5 * float(((y - x) ** 2).mean())
+
+
+def test_lightning_attributedict_hyperparameters_are_read_as_dict(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    class AttributeDict(dict):
+        pass
+
+    AttributeDict.__module__ = "pytorch_lightning.utilities.parsing"
+    AttributeDict.__qualname__ = "AttributeDict"
+    for name in ("pytorch_lightning", "pytorch_lightning.utilities", "pytorch_lightning.utilities.parsing"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["pytorch_lightning.utilities.parsing"].AttributeDict = AttributeDict
+    ref = reference_state_dict(1, nc=(4, 4, 8, 8), nb=1)
+    path = tmp_path / "pl.ckpt"
+    torch.save({"state_dict": {"student_grad.model." + k: v for k, v in ref.items()},
+                "hyper_parameters": AttributeDict(grayscale=True, DRUNET_nb=1)}, path)
+    for name in ("pytorch_lightning", "pytorch_lightning.utilities", "pytorch_lightning.utilities.parsing"):
+        monkeypatch.delitem(sys.modules, name)  # the loader must not need Lightning installed
+    check_landed(W.from_checkpoint(path, device="cpu"), ref)
+
+
+def test_evaluate_denoisers_table(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pnp_lessons.cli import main
+    from pnp_lessons.denoisers.evaluate import evaluate_denoisers
+
+    (tmp_path / "data" / "Set12").mkdir(parents=True)
+    for i in range(2):
+        a = (torch.rand(24, 24, generator=torch.Generator().manual_seed(i)) * 255).to(torch.uint8).numpy()
+        Image.fromarray(a).save(tmp_path / "data" / "Set12" / f"{i:02d}.png")
+    W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gsdrunet-small-grey", out_dir=tmp_path / "w")
+    monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "w"))
+    lines = []
+    res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv", "gs-drunet"],
+                             device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json",
+                             markdown=tmp_path / "t.md")
+    assert set(res["psnr"]) == {"TV", "GS-DRUNet small"}
+    assert "| GS-DRUNet small |" in res["table"] and "Set12 σ=25" in res["table"]
+    assert any("GS-DRUNet paper" in n and "not trained/shipped" in n for n in res["notes"])
+    assert (tmp_path / "t.md").read_text().startswith("| Method |")
+    cached = json.loads((tmp_path / "c.json").read_text())
+    assert cached["TV|Set12|25|2|0"] == res["psnr"]["TV"]["Set12"][25]
+    # second run reads the cache; the CLI prints the same table
+    assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
+                 "--methods", "tv", "--cache", str(tmp_path / "c.json"), "--device", "cpu", "--time-size", "32"]) == 0
