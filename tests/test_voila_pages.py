@@ -26,10 +26,10 @@ def wait_until_settled(page, timeout=150.0, quiet=3.0):
         text = page.inner_text("body")
         if text != last:
             last, since = text, time.time()
-        elif time.time() - since > quiet and "Executing" not in text and "Loading" not in text[:200]:
+        elif time.time() - since > quiet and "Executing" not in text and "Loading" not in text:
             return text
         time.sleep(0.5)
-    raise AssertionError(f"page did not settle in {timeout:.0f} s; it shows:\n{last[:1500]}")
+    raise AssertionError(f"page did not settle in {timeout:.0f} s (a widget still 'Loading'?); it shows:\n{last[:1500]}")
 
 
 def screenshot(page, stem):
