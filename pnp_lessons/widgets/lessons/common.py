@@ -1,0 +1,332 @@
+"""What the lesson widgets share: labelled sliders with an exact-value box, figures with a text
+alternative, and :class:`LessonWidget`, a base class that runs its computation in the shared
+:class:`~pnp_lessons.widgets.runner.LiveRunner` (cancel on change, debounce, busy flag, Stop).
+
+Figures are drawn with matplotlib's object-oriented API on an Agg canvas (no pyplot, so it is
+safe in the runner's worker thread) and shown as PNG in an :class:`ipywidgets.Image`; every
+figure has a visible caption under it that is its text alternative (see :class:`ImageSlot` for why not a tooltip).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from typing import Any, Callable
+
+import ipywidgets as W
+import traitlets
+
+from ..panel import ImageSlot as _PanelSlot
+from ..problems import Param, SettingsError, is_fast
+from ..runner import Frame, LiveRunner
+
+__all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_html", "new_figure", "LessonWidget",
+           "OneShot", "is_fast", "STYLE"]
+
+DESC = {"description_width": "170px"}
+
+STYLE = """<style>
+.pnp-lesson img { image-rendering: auto; }
+.pnp-caption { font-size: 12px; line-height: 1.35; color: #333; }
+.pnp-field-msg { color: #a33; font-size: 12px; }
+.pnp-busy { font-weight: 600; font-size: 12px; }
+.pnp-readout { font-size: 13px; }
+.pnp-readout td, .pnp-readout th { padding: 1px 8px 1px 0; text-align: left; }
+</style>"""
+
+
+# --------------------------------------------------------------------------- sliders
+def parse(param: Param, text) -> float | int:
+    """A typed value for ``param``, checked; raises :class:`SettingsError` with a plain message.
+
+    Examples
+    --------
+    >>> p = Param("tau", "τ", "prox step", 0.05, 3.0, 0.05)
+    >>> parse(p, " 1,5 ")
+    1.5
+    >>> parse(p, "abc")
+    Traceback (most recent call last):
+    ...
+    pnp_lessons.widgets.problems.SettingsError: τ (prox step) must be a number; 'abc' was not applied.
+    """
+    raw = str(text).strip().replace("−", "-").replace(",", ".")
+    shown = raw if len(raw) <= 24 else raw[:21] + "…"
+    try:
+        v = float(raw)
+    except ValueError:
+        raise SettingsError(f"{param.label} must be a number; {shown!r} was not applied.") from None
+    if not math.isfinite(v):
+        raise SettingsError(f"{param.label} must be a finite number; {shown} was not applied.")
+    if v < param.min or v > param.max:
+        raise SettingsError(f"{param.label} must be between {param.min:g} and {param.max:g}; {shown} was not applied.")
+    if param.integer:
+        if v != int(v):
+            raise SettingsError(f"{param.label} must be a whole number; {shown} was not applied.")
+        v = int(v)
+        if param.odd and v % 2 == 0:
+            raise SettingsError(f"{param.label} must be odd; {shown} was not applied.")
+    return v
+
+
+class Slider(W.VBox):
+    """A slider labelled with symbol and meaning (``'τ (prox step)'``), plus a box for an exact value.
+
+    ``value`` follows the slider (observe it). A typed value that is refused is not applied: the
+    box goes back to the current value and a message says why.
+    """
+
+    value = traitlets.Any()
+
+    def __init__(self, param: Param, value=None, continuous_update: bool = True, width: str = "380px"):
+        self.param = param
+        v = param.min if value is None else value
+        common = dict(description=param.label, readout=False, continuous_update=continuous_update, style=DESC,
+                      layout=W.Layout(width=width))
+        if param.integer:
+            self.slider = W.IntSlider(value=int(v), min=int(param.min), max=int(param.max), step=int(param.step),
+                                      **common)
+        elif param.log:
+            self.slider = W.FloatLogSlider(value=float(v), base=10, min=math.log10(param.min),
+                                           max=math.log10(param.max), step=param.step, **common)
+        else:
+            self.slider = W.FloatSlider(value=float(v), min=param.min, max=param.max, step=param.step, **common)
+        self.slider.add_class(f"pnp-slider-{param.key}")
+        self.box = W.Text(value=param.format(v), continuous_update=False, layout=W.Layout(width="70px"),
+                          tooltip=f"exact value of {param.symbol}: type it and press Enter")
+        self.box.add_class(f"pnp-box-{param.key}")
+        self.msg = W.HTML("")
+        self._sync = False
+        super().__init__([W.HBox([self.slider, self.box]), self.msg], layout=W.Layout(margin="0 0 2px 0"))
+        self.value = self.slider.value
+        self.slider.observe(self._on_slider, "value")
+        self.box.observe(self._on_box, "value")
+
+    def _on_slider(self, change):
+        self.value = change["new"]
+        if not self._sync:
+            self._sync = True
+            try:
+                self.box.value = self.param.format(change["new"])
+            finally:
+                self._sync = False
+
+    def _on_box(self, change):
+        if not self._sync:
+            self.type_value(change["new"])
+
+    def type_value(self, text) -> bool:
+        """What the box does on Enter; returns False (and shows why) for a refused value."""
+        try:
+            v = parse(self.param, text)
+        except SettingsError as e:
+            self.msg.value = f"<div class='pnp-field-msg' role='alert'>{html.escape(str(e))}</div>"
+            self._sync = True
+            try:
+                self.box.value = self.param.format(self.slider.value)
+            finally:
+                self._sync = False
+            return False
+        self.msg.value = ""
+        self.set(v)
+        return True
+
+    def set(self, v):
+        """Set slider, box and ``value``."""
+        self._sync = True
+        try:
+            self.slider.value = v
+            self.box.value = self.param.format(v)
+        finally:
+            self._sync = False
+        self.value = self.slider.value
+
+    @property
+    def message(self) -> str:
+        import re
+
+        return html.unescape(re.sub("<[^>]+>", "", self.msg.value))
+
+
+# --------------------------------------------------------------------------- figures
+def new_figure(width: float = 6.0, height: float = 3.0):
+    """A matplotlib Figure on an Agg canvas (thread-safe: no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return buf.getvalue()
+
+
+def figure_html(fig, alt: str, caption: str | None = None):
+    """A static figure for a notebook cell: ``<img alt=…>`` plus a visible caption (IPython HTML)."""
+    from IPython.display import HTML
+
+    data = base64.b64encode(figure_png(fig)).decode("ascii")
+    cap = caption if caption is not None else alt
+    return HTML(f"<figure class='pnp-figure' style='margin:0'><img src='data:image/png;base64,{data}' "
+                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'/>"
+                f"<figcaption class='pnp-caption'>{html.escape(cap)}</figcaption></figure>")
+
+
+class ImageSlot(_PanelSlot):
+    """:class:`pnp_lessons.widgets.panel.ImageSlot` whose caption is *not* copied to the image's ``tooltip``.
+
+    The front-end of ipywidgets shipped with Voilà here (``@jupyter-widgets/jupyterlab-manager`` 5.0.16)
+    crashes in ``ImageView.updateTooltip`` when an Image has a non-empty tooltip (it reads the Image's
+    non-existent ``description``), and the whole image is replaced by "Could not create a view". The
+    visible caption right under the picture is the text alternative instead.
+    """
+
+    def __init__(self, title: str, px: int = 240):
+        super().__init__(title, px)
+        self.caption.layout.width = f"{px}px"       # captions wrap under their picture
+
+    def set_caption(self, caption: str):
+        if caption != self.caption_text:
+            self.caption_text = caption
+            self.caption.value = f"<div class='pnp-caption' role='note'>{html.escape(caption)}</div>"
+
+
+class FigureSlot(W.VBox):
+    """An image with a caption under it that is its text alternative (no ``tooltip``: see :class:`ImageSlot`)."""
+
+    def __init__(self, width: str | None = None):
+        self.image = W.Image(format="png", layout=W.Layout(width=width) if width else W.Layout())
+        self.caption = W.HTML("")
+        self.caption_text = ""
+        super().__init__([self.image, self.caption], layout=W.Layout(width=width) if width else W.Layout())
+        self.add_class("pnp-lesson")
+
+    def show(self, png: bytes | None, caption: str):
+        if png is not None:
+            self.image.value = png
+        self.caption_text = caption
+        self.caption.value = f"<div class='pnp-caption' role='note'>{html.escape(caption)}</div>"
+
+    def show_figure(self, fig, caption: str):
+        self.show(figure_png(fig), caption)
+
+
+# --------------------------------------------------------------------------- running computations
+class OneShot:
+    """The smallest record of the iterate protocol: one result, already done (what ``LiveRunner`` needs)."""
+
+    def __init__(self, result: Any, k: int = 1):
+        self.result = result
+        self.k = k
+        self.status = "converged"
+        self.message = ""
+
+    @property
+    def done(self) -> bool:
+        return True
+
+    def summary(self) -> dict:
+        return {"k": self.k, "status": self.status}
+
+
+def _once(fn: Callable[[Any], Any], settings):
+    yield OneShot(fn(settings))
+
+
+class LessonWidget(W.VBox):
+    """Base class: controls → :meth:`settings` → (worker thread) :meth:`compute` → :meth:`render`.
+
+    Subclasses build their controls and outputs, call ``super().__init__(children)``, and
+    implement :meth:`settings` (a plain value read from the controls), :meth:`compute` (runs in
+    the worker thread: math only, returns anything) and :meth:`render` (sets widget traits from
+    the result). For an iterative method, override :meth:`iterate` to return a generator of
+    iterate records instead, and :meth:`on_frame` to draw streamed frames.
+
+    Every change calls :meth:`refresh`, which cancels the running computation and starts the new
+    one after ``debounce`` seconds. With ``wait_first=True`` (and always in CI-fast mode) the
+    constructor waits for the first result, so the page shows it without any thread left running.
+    """
+
+    debounce = 0.15
+    wait_first = True
+
+    def __init__(self, children, autostart: bool = True):
+        self.status = W.HTML("<span class='pnp-busy' role='status'>idle</span>")
+        self.stop_button = W.Button(description="Stop", icon="stop", tooltip="stop the running computation",
+                                    layout=W.Layout(width="90px"))
+        self.stop_button.on_click(lambda _: self.stop())
+        self.error = W.HTML("")
+        self.runner = LiveRunner(self._start, self._frame, on_busy=self._busy, debounce=self.debounce)
+        self.frames = 0
+        self.last_result = None
+        super().__init__([W.HTML(STYLE)] + list(children) + [W.HBox([self.stop_button, self.status]), self.error])
+        if autostart:
+            self.refresh()
+            if self.wait_first or is_fast():
+                self.wait(300)
+
+    # -- to override
+    def settings(self):
+        return None
+
+    def compute(self, settings):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def render(self, result):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def iterate(self, settings):
+        """A generator of iterate records; default: one :class:`OneShot` holding :meth:`compute`'s result."""
+        return _once(self.compute, settings)
+
+    def on_frame(self, frame: Frame):
+        """Draw a frame; default: render the one-shot result."""
+        if frame.record is not None and isinstance(frame.record, OneShot):
+            self.last_result = frame.record.result
+            self.render(frame.record.result)
+
+    # -- machinery
+    def refresh(self, *_):
+        """Cancel what is running and compute the current settings (after the debounce)."""
+        try:
+            s = self.settings()
+        except SettingsError as e:
+            self.error.value = f"<div class='pnp-field-msg' role='alert'>{html.escape(str(e))}</div>"
+            return
+        self.runner.submit(s)
+
+    def _start(self, settings):
+        return None, self.iterate(settings)
+
+    def _frame(self, frame: Frame):
+        self.frames += 1
+        if frame.final and frame.status == "error":
+            self.error.value = f"<div class='pnp-field-msg' role='alert'>{html.escape(frame.message)}</div>"
+            return
+        self.error.value = ""
+        self.on_frame(frame)
+
+    def _busy(self, busy: bool):
+        self.status.value = ("<span class='pnp-busy' role='status'>⏳ computing…</span>" if busy
+                             else "<span class='pnp-busy' role='status'>✓ up to date</span>")
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy
+
+    def stop(self):
+        self.runner.stop()
+
+    def wait(self, timeout: float | None = 60) -> bool:
+        """Wait until the computation has finished and the worker thread has ended."""
+        return self.runner.wait(timeout)
+
+    def close(self):
+        self.runner.close()
+        super().close()
