@@ -34,6 +34,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks gain nothing from threads, and on a busy 2-core machine two threads
+    are several times slower than one (OpenMP barriers); restore the setting afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     from pnp_lessons.images import data_root as _root

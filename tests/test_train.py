@@ -12,14 +12,7 @@ from pnp_lessons.denoisers.weights import load_denoiser
 from pnp_lessons.train import TrainConfig, load_image_folder, lr_at, random_crops, train, validate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks gain nothing from threads, and on a busy 2-core machine two threads
-    are several times slower than one (OpenMP barriers); restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

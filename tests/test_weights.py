@@ -11,14 +11,7 @@ from pnp_lessons.denoisers import weights as W
 from pnp_lessons.denoisers.gsdrunet import DRUNetLight, GSDenoiser, count_parameters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks gain nothing from threads, and on a busy 2-core machine two threads
-    are several times slower than one (OpenMP barriers); restore the setting afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def reference_state_dict(channels: int, nc=(64, 128, 256, 512), nb=2, seed=0) -> dict:
