@@ -6,7 +6,7 @@ stride-2 convolution going down, a 2x2 stride-2 transposed convolution going up,
 skips *added* (not concatenated), and the noise level sigma fed as one extra constant
 input channel (2 input channels for grey images, 4 for colour).
 
-The Gradient-Step denoiser builds on it (paper, eq. 5-6)::
+The Gradient-Step denoiser builds on it (Hurault et al. 2022, the gradient-step denoiser)::
 
     g_sigma(x) = 1/2 || x - N_sigma(x) ||^2
     D_sigma(x) = x - grad g_sigma(x)
@@ -266,7 +266,7 @@ class GSDenoiser(_Denoiser):
     kind = "gs"
 
     def potential(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """``g_sigma(x) = 1/2 ||x - N_sigma(x)||^2`` per image, shape (B,) (paper eq. 5)."""
+        """``g_sigma(x) = 1/2 ||x - N_sigma(x)||^2`` per image, shape (B,) (the GS potential)."""
         self._check(x, sigma)
         r = x - self.net(x, sigma)
         return 0.5 * r.flatten(1).pow(2).sum(dim=1)
@@ -307,7 +307,7 @@ class GSDenoiser(_Denoiser):
         return dg if create_graph else dg.detach()
 
     def denoise(self, x: torch.Tensor, sigma, create_graph: bool | None = None) -> torch.Tensor:
-        """``D_sigma(x) = x - grad g_sigma(x)`` (paper eq. 6)."""
+        """``D_sigma(x) = x - grad g_sigma(x)`` (the gradient-step denoiser)."""
         return x - self.grad(x, sigma, create_graph=create_graph)
 
 

@@ -1,9 +1,9 @@
 """GS-PnP: proximal gradient descent on F = f + λ g_σ with the Gradient-Step denoiser.
 
-Hurault, Leclaire & Papadakis (ICLR 2022), Algorithm 1 ("GS-PnP"), with
+Hurault, Leclaire & Papadakis (ICLR 2022), the GS-PnP algorithm, with
 
 * f(x) = ½‖Ax − y‖² (the data term; its prox is exact, see :mod:`pnp_lessons.operators`),
-* g_σ(x) = ½‖x − N_σ(x)‖² (the learned potential, eq. 5), ∇g_σ by autograd,
+* g_σ(x) = ½‖x − N_σ(x)‖² (the learned potential), ∇g_σ by autograd,
 
 one iteration is
 
@@ -13,7 +13,7 @@ one iteration is
 With τ = 1/λ (the default, as in the reference code) the gradient step is exactly the denoiser,
 z_k = D_σ(x_k) = x_k − ∇g_σ(x_k), so GS-PnP *is* PnP-HQS with the GS denoiser; Theorem 1 of the
 paper then gives F(x_{k+1}) ≤ F(x_k) as long as τ < 1/(λ L), L the Lipschitz constant of ∇g_σ.
-Because L is unknown, the reference (and this code) uses Armijo backtracking (paper §4, eq. 13):
+Because L is unknown, the reference (and this code) uses Armijo backtracking (as in the reference code):
 a trial step is *rejected* and retried with τ ← η τ when
 
     F(x_k) − F(x_{k+1}) < (γ_bt / τ) ‖x_{k+1} − x_k‖²,        γ_bt = 0.1, η = 0.9,
@@ -100,7 +100,7 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
            x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 400,
            tol: float = 1e-5, backtracking: bool = True, gamma_bt: float = GAMMA_BT, eta: float = ETA,
            warmup: int = 0, warmup_sigma: float | None = None) -> Iterator[Iterate]:
-    """GS-PnP (Hurault et al. 2022, Alg. 1) in the iterate protocol.
+    """GS-PnP (Hurault et al. 2022) in the iterate protocol.
 
     Parameters
     ----------
@@ -179,7 +179,7 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
             x_new = op.prox_data(z, y, tau)                  # proximal step on f
             F_new, f_new, g_new, grad_new = F_parts(x_new, s)
             dF = F_x - F_new
-            armijo = dF >= (gamma_bt / tau) * float(((x_new - x).double() ** 2).sum())  # eq. 13
+            armijo = dF >= (gamma_bt / tau) * float(((x_new - x).double() ** 2).sum())  # Armijo sufficient decrease
             if armijo or not backtracking or rejected >= MAX_BACKTRACKS:
                 break
             rejected += 1
