@@ -139,20 +139,21 @@ def default_settings() -> dict:
                 gamma=0.9, sigma=15.0, lam=0.02, max_iter=20 if fast else 150, seed=0)
 
 
-def parse_value(key: str, text) -> float | int:
-    """Parse a typed value for the numeric setting ``key``; raise :class:`SettingsError` with a
-    message for the user when it is not a number, not finite, or outside the accepted range.
+def parse_param(p: Param, text) -> float | int:
+    """Parse a typed value for the parameter ``p``; raise :class:`SettingsError` with a message for
+    the user when it is not a number, not finite, outside ``[p.min, p.max]``, or not a (odd) whole
+    number where one is required. Commas are read as decimal points.
 
     Examples
     --------
-    >>> parse_value("gamma", " 1.5 ")
+    >>> tau = Param("tau", "τ", "prox step", 0.05, 3.0, 0.05)
+    >>> parse_param(tau, " 1,5 ")
     1.5
-    >>> parse_value("gamma", "-1")
+    >>> parse_param(tau, "abc")
     Traceback (most recent call last):
     ...
-    pnp_lessons.widgets.problems.SettingsError: γ (step size) must be between 0.05 and 2.5; -1 was not applied.
+    pnp_lessons.widgets.problems.SettingsError: τ (prox step) must be a number; 'abc' was not applied.
     """
-    p = PARAMS[key]
     raw = str(text).strip().replace("−", "-").replace(",", ".")
     shown = raw if len(raw) <= 24 else raw[:21] + "…"
     try:
@@ -170,6 +171,21 @@ def parse_value(key: str, text) -> float | int:
         if p.odd and v % 2 == 0:
             raise SettingsError(f"{p.label} must be odd; {shown} was not applied.")
     return v
+
+
+def parse_value(key: str, text) -> float | int:
+    """Parse a typed value for the playground's numeric setting ``key`` (see :func:`parse_param`).
+
+    Examples
+    --------
+    >>> parse_value("gamma", " 1.5 ")
+    1.5
+    >>> parse_value("gamma", "-1")
+    Traceback (most recent call last):
+    ...
+    pnp_lessons.widgets.problems.SettingsError: γ (step size) must be between 0.05 and 2.5; -1 was not applied.
+    """
+    return parse_param(PARAMS[key], text)
 
 
 def validate_settings(settings: dict) -> dict:

@@ -19,7 +19,7 @@ import ipywidgets as W
 import traitlets
 
 from ..panel import ImageSlot as _PanelSlot
-from ..problems import Param, SettingsError, is_fast
+from ..problems import Param, SettingsError, is_fast, parse_param
 from ..runner import Frame, LiveRunner
 
 __all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_html", "new_figure", "LessonWidget",
@@ -38,36 +38,8 @@ STYLE = """<style>
 
 
 # --------------------------------------------------------------------------- sliders
-def parse(param: Param, text) -> float | int:
-    """A typed value for ``param``, checked; raises :class:`SettingsError` with a plain message.
-
-    Examples
-    --------
-    >>> p = Param("tau", "τ", "prox step", 0.05, 3.0, 0.05)
-    >>> parse(p, " 1,5 ")
-    1.5
-    >>> parse(p, "abc")
-    Traceback (most recent call last):
-    ...
-    pnp_lessons.widgets.problems.SettingsError: τ (prox step) must be a number; 'abc' was not applied.
-    """
-    raw = str(text).strip().replace("−", "-").replace(",", ".")
-    shown = raw if len(raw) <= 24 else raw[:21] + "…"
-    try:
-        v = float(raw)
-    except ValueError:
-        raise SettingsError(f"{param.label} must be a number; {shown!r} was not applied.") from None
-    if not math.isfinite(v):
-        raise SettingsError(f"{param.label} must be a finite number; {shown} was not applied.")
-    if v < param.min or v > param.max:
-        raise SettingsError(f"{param.label} must be between {param.min:g} and {param.max:g}; {shown} was not applied.")
-    if param.integer:
-        if v != int(v):
-            raise SettingsError(f"{param.label} must be a whole number; {shown} was not applied.")
-        v = int(v)
-        if param.odd and v % 2 == 0:
-            raise SettingsError(f"{param.label} must be odd; {shown} was not applied.")
-    return v
+# A typed value for a lesson slider is checked exactly like the playground's.
+parse = parse_param
 
 
 class Slider(W.VBox):
