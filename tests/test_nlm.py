@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from pnp_lessons.denoisers.nlm import KernelWeights, NLM, nlm_apply, nlm_denoise, nlm_weights
+from pnp_lessons.denoisers import nlm as nlm_module
+from pnp_lessons.denoisers.nlm import KernelWeights, NLM, nlm_apply, nlm_backend, nlm_denoise, nlm_weights
 
 
 def _img(H=20, W=17, C=1, seed=0):
@@ -163,6 +164,86 @@ def test_bad_inputs_raise_clear_errors():
         nlm_denoise(g, 0.0)
     with pytest.raises(ValueError, match="guide has size"):
         nlm_apply(g, torch.rand(1, 1, 7, 8))
+
+
+# --------------------------------------------------------------------------- numba and torch backends
+def _with_backend(monkeypatch, backend, fn, *args, **kw):
+    monkeypatch.setenv("PNP_LESSONS_NLM_BACKEND", backend)
+    assert nlm_backend("cpu") == backend
+    return fn(*args, **kw)
+
+
+@pytest.mark.parametrize("H,W,Cx,Cg,p,window,sigma", [
+    (33, 29, 1, 1, 7, 9, None),       # odd sizes, grey, plain Gaussian kernel
+    (33, 29, 1, 1, 7, 9, 0.1),        # with the 2σ² offset
+    (20, 17, 3, 3, 5, 7, 0.05),       # colour guide and image
+    (20, 17, 3, 1, 3, 7, None),       # grey guide, colour image
+    (20, 17, 1, 3, 3, 7, 0.05),       # colour guide, grey image
+    (24, 23, 1, 1, 6, 11, 0.1),       # even patch (spans −2 … 3)
+    (18, 16, 1, 1, 4, 5, None),       # even patch, small window
+    (6, 5, 1, 1, 3, 21, 0.05),        # window larger than the image in both directions
+    (30, 8, 2, 1, 5, 21, None),       # W < window only
+    (7, 40, 1, 1, 7, 21, 0.1),        # H < window only
+    (1, 12, 1, 1, 3, 5, None),        # a single row
+    (9, 1, 1, 1, 1, 5, None),         # a single column, 1 × 1 patch
+])
+def test_numba_matches_torch(monkeypatch, H, W, Cx, Cg, p, window, sigma):
+    pytest.importorskip("numba")
+    x = _img(H, W, C=Cx, seed=7).clamp(0, 1)
+    g = _img(H, W, C=Cg, seed=8).clamp(0, 1)
+    h = 0.15
+    ref = _with_backend(monkeypatch, "torch", nlm_apply, x, g, p, window, h, sigma, threads=1)
+    for threads in (1, 2):
+        out = _with_backend(monkeypatch, "numba", nlm_apply, x, g, p, window, h, sigma, threads=threads)
+        assert out.shape == ref.shape and out.dtype == ref.dtype
+        assert (out - ref).abs().max() < 1e-5
+
+
+def test_numba_matches_the_definition(monkeypatch):
+    """Σ_j K_ij x_j / Σ_j K_ij with K from its definition (float64, pair by pair)."""
+    pytest.importorskip("numba")
+    g = _img(9, 8, seed=1)[0].clamp(0, 1)
+    K = _brute_force_K(g, 4, 5, 0.2, 0.05)
+    out = _with_backend(monkeypatch, "numba", nlm_apply, g[None], None, 4, 5, 0.2, 0.05)
+    ref = K @ g.double().numpy().ravel() / K.sum(1)
+    assert np.abs(out.double().numpy().ravel() - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("sigma_scale", [0.6, 1.0])
+def test_numba_matches_torch_nlm_denoise_and_cutoff(monkeypatch, sigma_scale):
+    """nlm_denoise on a 64² noisy image (the realistic exponent range), with and without the
+    exponent cut-off (exponents ≤ −CUTOFF set to EXP_FLOOR)."""
+    pytest.importorskip("numba")
+    sigma = 25 / 255
+    clean = torch.nn.functional.avg_pool2d(_img(64, 64, seed=5).clamp(0, 1), 3, 1, 1)
+    noisy = clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    for cutoff in (None, 5.0):
+        monkeypatch.setattr(nlm_module, "CUTOFF", cutoff)
+        a = _with_backend(monkeypatch, "torch", nlm_denoise, noisy, sigma, h=sigma_scale * sigma, threads=1)
+        b = _with_backend(monkeypatch, "numba", nlm_denoise, noisy, sigma, h=sigma_scale * sigma, threads=1)
+        assert (a - b).abs().max() < 1e-5
+
+
+def test_backend_selection(monkeypatch):
+    monkeypatch.setenv("PNP_LESSONS_NLM_BACKEND", "torch")
+    assert nlm_backend("cpu") == "torch"
+    monkeypatch.setenv("PNP_LESSONS_NLM_BACKEND", "numba")
+    assert nlm_backend("cuda") == "torch"            # numba is a CPU kernel: CUDA always uses torch
+    monkeypatch.setenv("PNP_LESSONS_NLM_BACKEND", "fortran")
+    with pytest.raises(ValueError, match="must be 'auto', 'numba' or 'torch'"):
+        nlm_backend("cpu")
+    monkeypatch.delenv("PNP_LESSONS_NLM_BACKEND")
+    numba_ok = nlm_module._load_numba() is not None
+    assert nlm_backend("cpu") == ("numba" if numba_ok else "torch")
+    # numba missing: auto falls back to torch, forcing numba says why
+    monkeypatch.setattr(nlm_module, "_numba_kernel", None)
+    monkeypatch.setattr(nlm_module, "_numba_error", ImportError("No module named 'numba'"))
+    assert nlm_backend("cpu") == "torch"
+    x = _img(10, 10)
+    assert (nlm_apply(x, patch_size=3, window=5, h=0.2) - x).abs().max() > 0
+    monkeypatch.setenv("PNP_LESSONS_NLM_BACKEND", "numba")
+    with pytest.raises(ImportError, match="numba cannot be imported"):
+        nlm_apply(x, patch_size=3, window=5, h=0.2)
 
 
 @pytest.mark.data

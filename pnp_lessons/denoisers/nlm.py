@@ -31,18 +31,23 @@ outside the image are 0. That is ``window²·H·W`` numbers, against n² for a d
 Speed: the distances are computed for half of the offsets only (δ and −δ share their distance
 map), by bands of rows small enough to stay in cache, with a box filter made of cumulative
 sums; everything is vectorised over the offsets of a window row, in float32, on CPU or CUDA.
+On CPU, :func:`nlm_apply` / :func:`nlm_denoise` run a fused numba kernel instead
+(:mod:`pnp_lessons.denoisers._nlm_numba`: same kernel, one pass, ~3× faster than the torch ops here)
+when numba can be imported; ``PNP_LESSONS_NLM_BACKEND=torch|numba`` forces a backend
+(:func:`nlm_backend`). :func:`nlm_weights` always uses torch.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["KernelWeights", "NLM", "nlm_weights", "nlm_denoise", "nlm_apply", "H_FACTOR"]
+__all__ = ["KernelWeights", "NLM", "nlm_weights", "nlm_denoise", "nlm_apply", "nlm_backend", "H_FACTOR"]
 
 H_FACTOR = 0.75
 """Default ratio h / σ of :func:`nlm_denoise` (kernel with the 2σ² offset).
@@ -157,6 +162,24 @@ def _box_add(src: torch.Tensor, p: int, dim: int, n: int, out: torch.Tensor, tmp
 
 
 # --------------------------------------------------------------------------- the kernel, by chunks
+def _scaled_padded_guide(g: torch.Tensor, patch_size: int, window: int, h: float) -> torch.Tensor:
+    """The guide times 1/sqrt(C p² h²), reflect-padded by R = window // 2 + patch_size // 2.
+
+    Summing the squared differences of this guide over a p × p patch and the C channels gives
+    d²/h² directly (d² = mean over the patch and channels). Shared by the torch and numba paths,
+    so both read the very same float32 numbers.
+    """
+    C, H, W = g.shape
+    R = window // 2 + patch_size // 2
+    scale = 1.0 / math.sqrt(C * patch_size * patch_size * h * h)
+    return (g * scale)[:, _reflect_index(H, R, g.device)][:, :, _reflect_index(W, R, g.device)].contiguous()
+
+
+def _exponent_offset(h: float, sigma: float | None) -> float:
+    """b = 2σ²/h², so that the exponent of K is b − d²/h² (0 for the plain Gaussian kernel)."""
+    return (2.0 * sigma * sigma / (h * h)) if sigma else 0.0
+
+
 def _kernel_chunks(g: torch.Tensor, patch_size: int, window: int, h: float, sigma: float | None,
                    rows: range | None = None):
     """Yield ``(dy, j0, j1, y0, y1, kpad)`` where ``k = kpad[:, :, r:r+W]`` holds
@@ -174,12 +197,11 @@ def _kernel_chunks(g: torch.Tensor, patch_size: int, window: int, h: float, sigm
     lo, hi = (patch_size - 1) // 2, patch_size // 2   # the patch spans offsets −lo … hi (lo = hi when odd)
     R = r + hi
     dev = g.device
-    # Fold 1/(C p² h²) into the guide, so box sums of squared differences are d²/h², and fold
-    # the offset b = 2σ²/h² into the per-pixel terms (b/p² each): the box sum is then b − d²/h²,
-    # the exponent of K, with no extra pass.
-    scale = 1.0 / math.sqrt(C * patch_size * patch_size * h * h)
-    gp = (g * scale)[:, _reflect_index(H, R, dev)][:, :, _reflect_index(W, R, dev)].contiguous()
-    b = (2.0 * sigma * sigma / (h * h)) if sigma else 0.0
+    # The box sums of squared differences of gp are d²/h² (scale folded into the guide); the
+    # offset b = 2σ²/h² is folded into the per-pixel terms (b/p² each): the box sum is then
+    # b − d²/h², the exponent of K, with no extra pass.
+    gp = _scaled_padded_guide(g, patch_size, window, h)
+    b = _exponent_offset(h, sigma)
     b_pix = torch.tensor(b / (patch_size * patch_size), device=dev)
     Wp = W + patch_size - 1
     L = patch_size - 1
@@ -536,7 +558,13 @@ def nlm_apply(x: torch.Tensor, guide=None, patch_size: int = 7, window: int = 21
         As in :func:`nlm_weights`.
     threads : int, optional
         CPU worker threads (default ``torch.get_num_threads()``); the window rows are shared
-        among Python threads that each run single-threaded torch ops.
+        among Python threads that each run single-threaded code.
+
+    Notes
+    -----
+    On CPU the work is done by a fused numba kernel when numba is installed, else by torch ops;
+    :func:`nlm_backend` tells which, and ``PNP_LESSONS_NLM_BACKEND=torch|numba`` forces one. The
+    first numba call of a machine compiles the kernel (a few seconds; then cached on disk).
 
     Examples
     --------
@@ -566,21 +594,99 @@ def nlm_apply(x: torch.Tensor, guide=None, patch_size: int = 7, window: int = 21
     return out
 
 
+# --------------------------------------------------------------------------- backends of the streaming path
+BACKEND_ENV = "PNP_LESSONS_NLM_BACKEND"
+"""Environment variable that picks the backend of :func:`nlm_apply` on CPU: ``auto`` (default:
+numba when it imports, else torch), ``numba`` (error if numba is missing) or ``torch``."""
+
+_numba_kernel = None          # the imported pnp_lessons.denoisers._nlm_numba, once tried
+_numba_error: BaseException | None = None
+
+
+def _load_numba():
+    """Import the numba kernel once (numba's own import costs ~0.3 s); None if it cannot be imported."""
+    global _numba_kernel, _numba_error
+    if _numba_kernel is None and _numba_error is None:
+        try:
+            from . import _nlm_numba
+            _numba_kernel = _nlm_numba
+        except Exception as exc:    # ImportError, or a broken numba/llvmlite install
+            _numba_error = exc
+    return _numba_kernel
+
+
+def nlm_backend(device="cpu") -> str:
+    """The backend, ``"numba"`` or ``"torch"``, that :func:`nlm_apply` uses for images on ``device``.
+
+    CUDA (any non-CPU device) always uses torch. On CPU the environment variable
+    ``PNP_LESSONS_NLM_BACKEND`` decides, read at every call: ``auto`` (default) is numba when it
+    can be imported (and ``EXP_FLOOR`` is within the range of its exponential), else torch;
+    ``numba`` insists (ImportError if numba is missing); ``torch`` forces the torch ops.
+    Both backends give the same results up to float32 rounding (~1e-6).
+
+    Examples
+    --------
+    >>> nlm_backend("cpu") in ("numba", "torch")
+    True
+    """
+    choice = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "numba", "torch"):
+        raise ValueError(f"{BACKEND_ENV} must be 'auto', 'numba' or 'torch', got {choice!r}")
+    if torch.device(device).type != "cpu" or choice == "torch":
+        return "torch"
+    mod = _load_numba()
+    if mod is None:
+        if choice == "numba":
+            raise ImportError(f"{BACKEND_ENV}=numba but numba cannot be imported ({_numba_error}); "
+                              "pip install numba") from _numba_error
+        return "torch"
+    if EXP_FLOOR < mod.EXP_MIN:     # e^EXP_FLOOR would be subnormal: only torch's exp handles it
+        if choice == "numba":
+            raise ValueError(f"the numba backend needs EXP_FLOOR >= {mod.EXP_MIN}, got {EXP_FLOOR}")
+        return "torch"
+    return "numba"
+
+
+def _stream_rows_numba(x, g, patch_size, window, h, sigma, rows):
+    """:func:`_stream_rows` by the fused numba kernel (CPU): the same partial sums, in one pass.
+
+    The guide is scaled and padded by the same torch code as :func:`_kernel_chunks`; the kernel
+    (:func:`pnp_lessons.denoisers._nlm_numba.accumulate`) applies the same exponent, cut-off and
+    clamp. It releases the GIL, so :func:`_nlm_stream`'s worker threads run in parallel.
+    """
+    C, H, W = x.shape
+    gp = _scaled_padded_guide(g, patch_size, window, h).numpy()
+    xs = np.ascontiguousarray(x.detach().numpy(), dtype=np.float32)
+    num = np.zeros((C, H, W), np.float32)
+    den = np.zeros((H, W), np.float32)
+    _numba_kernel.accumulate(gp, xs, np.asarray(list(rows), dtype=np.int64), int(patch_size), int(window),
+                             _exponent_offset(h, sigma), math.inf if CUTOFF is None else float(CUTOFF),
+                             float(EXP_FLOOR), num, den)
+    return torch.from_numpy(num), torch.from_numpy(den)
+
+
 def _nlm_stream(x: torch.Tensor, g: torch.Tensor, patch_size, window, h, sigma,
                 threads: int | None = None) -> torch.Tensor:
     """Σ_j K_ij x_j / Σ_j K_ij for one image ``x`` (C, H, W), accumulating offset by offset.
 
-    On CPU with ``threads`` > 1 the window rows are shared among that many Python threads, each
-    running single-threaded torch ops (torch releases the GIL), and the partial sums are added:
-    this uses the cores without OpenMP's spinning barriers, which behave badly on a loaded machine.
+    The partial sums come from :func:`_stream_rows_numba` or :func:`_stream_rows` (torch ops),
+    as :func:`nlm_backend` says. On CPU with ``threads`` > 1 the window rows are shared among that
+    many Python threads, each running single-threaded code (torch and the numba kernel release the
+    GIL), and the partial sums are added: this uses the cores without OpenMP's spinning barriers,
+    which behave badly on a loaded machine.
     """
     C, H, W = x.shape
     r = window // 2
+    if nlm_backend(x.device) == "numba":
+        stream_rows = _stream_rows_numba
+        x = x.detach()   # no autograd through the kernel: no gradient rather than a partial one
+    else:
+        stream_rows = _stream_rows
     if threads is None:
         threads = torch.get_num_threads()
     threads = max(1, min(int(threads), r + 1))
     if x.device.type != "cpu" or threads == 1:
-        num, den = _stream_rows(x, g, patch_size, window, h, sigma, range(0, r + 1))
+        num, den = stream_rows(x, g, patch_size, window, h, sigma, range(0, r + 1))
         return (num + x) / (den + 1)   # + the centre term K_ii = 1
     import threading
 
@@ -592,7 +698,7 @@ def _nlm_stream(x: torch.Tensor, g: torch.Tensor, patch_size, window, h, sigma,
     def work(t):
         try:
             torch.set_num_threads(1)   # this thread's OpenMP setting only
-            results[t] = _stream_rows(x, g, patch_size, window, h, sigma, parts[t])
+            results[t] = stream_rows(x, g, patch_size, window, h, sigma, parts[t])
         except BaseException as exc:  # pragma: no cover - re-raised below
             errors.append(exc)
 
