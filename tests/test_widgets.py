@@ -321,7 +321,8 @@ def test_uploads_good_and_bad(app):
                                   "content": memoryview(png),
                                   "last_modified": datetime.datetime.now(datetime.timezone.utc)},)  # as from a browser
     assert app.controls.upload.value == ()  # the widget lets go of the file's bytes
-    assert app.controls.image.value.startswith("upload:") and app.controls.upload_msg.value == ""
+    assert app.controls.image.value.startswith("upload:") and "refused" not in app.controls.upload_msg.value
+    assert app.controls.upload_message == "Uploaded mine.png: PNG, 60×40, 8-bit colour → converted to grey"
     assert app.wait(60) and app.runner.runs_started > runs
     assert app.runner.last_frame.status in ("converged", "max_iter")
     assert app.panel.truth.image.value != b""

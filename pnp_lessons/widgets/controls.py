@@ -337,7 +337,9 @@ class Controls(W.VBox):
             self.upload_msg.value = (f"<div class='pnp-field-msg' role='alert'>Upload refused: "
                                      f"{html.escape(str(e))}. The image was not changed.</div>")
             return False
-        self.upload_msg.value = ""
+        note = self.cache.upload_notes.get(key.split(":", 1)[1], "")
+        self.upload_msg.value = (f"<div class='pnp-field-info' role='status'>Uploaded {html.escape(note)}</div>"
+                                 if note else "")
         label = f"uploaded: {name[:30]}"
         opts = [o for o in self.image.options if o[1] != key] + [(label, key)]
         self._hold += 1

@@ -27,6 +27,7 @@ STYLE = """<style>
 .pnp-message.pnp-info { background: #eef6ff; border: 1px solid #8bb8e8; }
 .pnp-busy { font-weight: 600; }
 .pnp-field-msg { color: #a33; font-size: 12px; min-height: 0; }
+.pnp-field-info { color: #555; font-size: 11px; min-height: 0; max-width: 420px; }
 </style>"""
 """CSS shared by the live widgets (display it once, e.g. inside the playground)."""
 

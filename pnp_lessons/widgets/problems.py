@@ -329,6 +329,42 @@ class Problem:
     extras: dict = field(default_factory=dict)
 
 
+_MODES = {"1": "1-bit black and white", "L": "8-bit grey", "LA": "8-bit grey with transparency",
+          "P": "palette colour", "PA": "palette colour with transparency", "RGB": "8-bit colour",
+          "RGBA": "8-bit colour with transparency", "CMYK": "CMYK colour (print)", "YCbCr": "YCbCr colour",
+          "I;16": "16-bit grey", "I;16B": "16-bit grey", "I;16L": "16-bit grey", "I": "32-bit integer grey",
+          "F": "floating-point grey"}
+
+
+def upload_note(data: bytes, name: str = "upload") -> str:
+    """What the playground did with an accepted upload, in one line for the page.
+
+    Examples
+    --------
+    >>> from pnp_lessons.images import to_png_bytes
+    >>> upload_note(to_png_bytes(torch.rand(1, 3, 300, 200)), "photo.png")
+    'photo.png: PNG, 200×300, 8-bit colour → converted to grey, scaled to at most 256 px'
+    """
+    from PIL import Image
+    import io
+
+    im = Image.open(io.BytesIO(data))
+    w, h = im.size
+    mode = im.mode
+    parts = [f"{name}: {im.format or 'image'}, {w}×{h}, {_MODES.get(mode, mode)}"]
+    frames = int(getattr(im, "n_frames", 1) or 1)
+    done = []
+    if frames > 1:
+        done.append(f"first of {frames} frames used")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        done.append("values scaled to [0, 1]")
+    if mode not in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
+        done.append("converted to grey")
+    if max(w, h) > PARAMS["size"].max:
+        done.append(f"scaled to at most {int(PARAMS['size'].max)} px")
+    return parts[0] + (" → " + ", ".join(done) if done else "")
+
+
 def _fit(x: torch.Tensor, size: int) -> torch.Tensor:
     """Resize so the longer side is ``size`` (area downsampling, bicubic upsampling)."""
     h, w = x.shape[-2:]
@@ -386,6 +422,7 @@ class ProblemCache:
         self._denoisers: dict = {}
         self.uploads: dict[str, torch.Tensor] = {}
         self.upload_names: dict[str, str] = {}
+        self.upload_notes: dict[str, str] = {}
 
     # ---------------------------------------------------------------- uploads
     def add_upload(self, data: bytes, name: str = "upload") -> str:
@@ -399,11 +436,13 @@ class ProblemCache:
             raise ImageError(f"{name} is {len(data) / 2**20:.1f} MiB, larger than the "
                              f"{UPLOAD_MAX_BYTES / 2**20:.0f} MiB limit of the playground")
         x = load_image(data, max_pixels=UPLOAD_MAX_PIXELS, grey=True)
+        note = upload_note(data, name)
         x = _fit(x, PARAMS["size"].max)  # keep at most 256 px on the long side
         key = hashlib.sha1(data).hexdigest()[:12]
         with self._lock:
             self.uploads[key] = x
             self.upload_names[key] = name
+            self.upload_notes[key] = note
         return f"upload:{key}"
 
     def image(self, s: dict) -> torch.Tensor:

@@ -239,6 +239,11 @@ class LiveRunner:
                 with self._cv:
                     self._active -= 1
                     self.runs_finished += 1
+                    idle = self._pending is None
+                if idle and torch.cuda.is_initialized():
+                    # hand the GPU memory of finished runs back to the other students' kernels
+                    # (the cached problem and weights stay; only the allocator's free blocks go)
+                    torch.cuda.empty_cache()
 
     def _stale(self, gen: int) -> bool:
         return self._generation != gen  # an int read is atomic; the lock is not needed here
