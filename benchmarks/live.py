@@ -124,16 +124,9 @@ def _free_port() -> int:
 
 
 def _kernels(proc_pid: int):
-    import psutil
+    from load import kernel_processes   # benchmarks/load.py (this folder is on sys.path)
 
-    out = []
-    for c in psutil.Process(proc_pid).children(recursive=True):
-        try:
-            if "ipykernel" in " ".join(c.cmdline()):
-                out.append(c)
-        except psutil.Error:
-            pass
-    return out
+    return kernel_processes(proc_pid)
 
 
 def _mem(p) -> tuple[float, float]:

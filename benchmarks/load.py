@@ -1,0 +1,371 @@
+"""Classroom load: N students on one Voilà server, each moving the playground's sliders.
+
+    .venv/bin/python benchmarks/load.py                    # N = 10, 60 s of slider moves, peer N = 1
+    .venv/bin/python benchmarks/load.py --sessions 20 --duration 90 --think 2
+    .venv/bin/python benchmarks/load.py --no-peer --json results.json
+
+What it does, on loopback only:
+
+1. starts Voilà on ``notebooks/`` with the project's configuration (``etc/jupyter``) and a short
+   culling timeout (``--cull-idle``, default 30 s, so the culling check takes a minute rather
+   than the production 5 minutes);
+2. **peer**: one session alone (same script, same duration) — the latency a student gets on an
+   otherwise idle server;
+3. opens ``--sessions`` pages of the playground concurrently in one headless Chromium (each
+   page its own browser context, hence its own kernel). Each session waits for its first frame
+   (*time to first frame* from the page request), then for ``--duration`` seconds
+   repeatedly presses ArrowRight/ArrowLeft on the γ slider, waits for the new iterate image to
+   reach the page (*slider-to-frame latency*) and for the run to finish, then "looks" at the
+   result for ``--think`` seconds (a student, not a stress test);
+4. samples every kernel's resident memory (RSS, and USS — the memory it alone holds) every
+   second, and the machine's used memory, and reports the peaks;
+5. checks that every session kept responding (every move produced a frame within
+   ``--frame-timeout``), then closes the pages and checks that the server culls every kernel
+   within the culling timeout + interval + a margin.
+
+It prints a table and a capacity estimate for this machine (memory bound: how many kernels fit
+in the memory left; CPU bound: measured latencies at N, against the peer) — estimates, stated as
+such. Nothing is asserted; the exit status is 1 when a session stopped responding or kernels
+were not culled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = "apps/playground.ipynb"
+IMG = "img.pnp-img-iterate"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-renderer-backgrounding", "--disable-background-timer-throttling"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(xs, q):
+    """The q-th percentile (0–100) by linear interpolation; NaN for no data."""
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+# --------------------------------------------------------------------------- server
+def kernel_processes(server_pid: int) -> list:
+    """The ipykernel processes started by the server ``server_pid`` (psutil.Process objects)."""
+    import psutil
+
+    out = []
+    try:
+        children = psutil.Process(server_pid).children(recursive=True)
+    except psutil.Error:
+        return out
+    for c in children:
+        try:
+            if "ipykernel" in " ".join(c.cmdline()):
+                out.append(c)
+        except psutil.Error:
+            pass
+    return out
+
+
+class Server:
+    """Voilà on a free loopback port, project configuration, its own state directories."""
+
+    def __init__(self, cull_idle: int, cull_interval: int, fast: bool):
+        self.tmp = Path(tempfile.mkdtemp(prefix="pnp-load-"))
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"),
+                   JUPYTER_DATA_DIR=str(self.tmp / "data"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
+                   IPYTHONDIR=str(self.tmp / "ipython"), MPLCONFIGDIR=str(self.tmp / "mpl"),
+                   JUPYTER_PLATFORM_DIRS="1", PNP_LESSONS_FAST="1" if fast else "0",
+                   OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cull_idle, self.cull_interval = cull_idle, cull_interval
+        self.log = open(self.tmp / "voila.log", "w")
+        voila = Path(sys.executable).with_name("voila")
+        self.proc = subprocess.Popen(
+            [str(voila), "--no-browser", f"--port={self.port}", "--Voila.ip=127.0.0.1",
+             f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
+             f"--MappingKernelManager.cull_interval={cull_interval}", "."],
+            cwd=ROOT / "notebooks", env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/", timeout=2)
+                break
+            except Exception:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.close()
+                    raise SystemExit("Voilà did not start:\n" + (self.tmp / "voila.log").read_text()[-2000:])
+                time.sleep(0.5)
+
+    def kernels(self):
+        return kernel_processes(self.proc.pid)
+
+    def close(self, keep_log: Path | None = None):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+        if keep_log:
+            shutil.copy(self.tmp / "voila.log", keep_log)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class MemorySampler:
+    """Samples the kernels' RSS/USS and the machine's used memory once a second (a thread)."""
+
+    def __init__(self, server: Server):
+        import threading
+
+        self.server = server
+        self.peak_rss: dict[int, float] = {}
+        self.peak_uss: dict[int, float] = {}
+        self.peak_total_rss = 0.0
+        self.peak_total_uss = 0.0
+        self.peak_used = 0.0
+        self.server_rss = 0.0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        import psutil
+
+        self.base_used = (psutil.virtual_memory().total - psutil.virtual_memory().available) / 2**20
+        self._t.start()
+        return self
+
+    def _run(self):
+        import psutil
+
+        while not self._stop.is_set():
+            rss_tot = uss_tot = 0.0
+            for k in self.server.kernels():
+                try:
+                    info = k.memory_full_info()
+                except psutil.Error:
+                    continue
+                rss, uss = info.rss / 2**20, info.uss / 2**20
+                self.peak_rss[k.pid] = max(self.peak_rss.get(k.pid, 0.0), rss)
+                self.peak_uss[k.pid] = max(self.peak_uss.get(k.pid, 0.0), uss)
+                rss_tot += rss
+                uss_tot += uss
+            self.peak_total_rss = max(self.peak_total_rss, rss_tot)
+            self.peak_total_uss = max(self.peak_total_uss, uss_tot)
+            vm = psutil.virtual_memory()
+            self.peak_used = max(self.peak_used, (vm.total - vm.available) / 2**20)
+            try:
+                self.server_rss = max(self.server_rss, psutil.Process(self.server.proc.pid).memory_info().rss / 2**20)
+            except psutil.Error:
+                pass
+            self._stop.wait(1.0)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join(5)
+
+
+# --------------------------------------------------------------------------- one student
+async def student(browser, url: str, i: int, duration: float, think: float, frame_timeout: float,
+                  open_timeout: float = 300.0) -> dict:
+    """One session: open the page, wait for the first frame, move γ for ``duration`` seconds."""
+    res = {"session": i, "first_frame_s": None, "latencies": [], "failures": [], "moves": 0}
+    ctx = await browser.new_context(viewport={"width": 1200, "height": 800})
+    page = await ctx.new_page()
+    try:
+        t0 = time.monotonic()
+        await page.goto(f"{url}/voila/render/{PAGE}", timeout=open_timeout * 1000)
+        left = max(1.0, open_timeout - (time.monotonic() - t0))
+        await page.wait_for_function(f"() => {{ const i = document.querySelector('{IMG}');"
+                                     " return i && i.src && i.src.startsWith('blob:'); }", timeout=left * 1000)
+        res["first_frame_s"] = time.monotonic() - t0
+        await page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=open_timeout * 1000)
+        handle = page.locator(".pnp-slider-gamma .noUi-handle")
+        r = 0
+        moves_until = time.monotonic() + duration   # each student moves for `duration` once the page is up
+        while time.monotonic() < moves_until:
+            await handle.focus()
+            old = await page.get_attribute(IMG, "src")
+            t1 = time.monotonic()
+            await page.keyboard.press("ArrowRight" if r % 2 == 0 else "ArrowLeft")
+            r += 1
+            res["moves"] += 1
+            try:
+                await page.wait_for_function(f"(old) => document.querySelector('{IMG}').src !== old", arg=old,
+                                             timeout=frame_timeout * 1000)
+                res["latencies"].append(time.monotonic() - t1)
+                await page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=frame_timeout * 1000)
+            except Exception as e:  # a session that stopped responding
+                res["failures"].append(f"move {r}: {type(e).__name__}: {str(e)[:120]}")
+                continue
+            body = await page.inner_text(".pnp-playground")
+            if "could not run" in body or "Traceback" in body:
+                res["failures"].append(f"move {r}: the page shows an error")
+            await asyncio.sleep(think)
+    except Exception as e:
+        res["failures"].append(f"page: {type(e).__name__}: {str(e)[:200]}")
+    finally:
+        await ctx.close()   # closes the page: the kernel stays until the server culls it
+    return res
+
+
+async def classroom(url: str, n: int, duration: float, think: float, frame_timeout: float, stagger: float,
+                    open_timeout: float) -> list[dict]:
+    from playwright.async_api import async_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        tasks = []
+        for i in range(n):
+            tasks.append(asyncio.create_task(student(browser, url, i, duration, think, frame_timeout, open_timeout)))
+            await asyncio.sleep(stagger)  # students do not all click at the same millisecond
+        results = await asyncio.gather(*tasks)
+        await browser.close()
+    return list(results)
+
+
+def run_round(server: Server, n: int, args) -> dict:
+    sampler = MemorySampler(server).start()
+    t0 = time.monotonic()
+    results = asyncio.run(classroom(server.url, n, args.duration, args.think, args.frame_timeout, args.stagger,
+                                  args.open_timeout))
+    wall = time.monotonic() - t0
+    sampler.stop()
+    lat = [v for r in results for v in r["latencies"]]
+    first = [r["first_frame_s"] for r in results if r["first_frame_s"] is not None]
+    failures = [(r["session"], f) for r in results for f in r["failures"]]
+    out = {
+        "sessions": n, "wall_s": wall,
+        "moves": sum(r["moves"] for r in results), "frames": len(lat),
+        "responding_sessions": sum(1 for r in results if not r["failures"] and r["first_frame_s"] is not None),
+        "failures": failures,
+        "first_frame_p50_s": pct(first, 50), "first_frame_max_s": max(first) if first else float("nan"),
+        "latency_p50_s": pct(lat, 50), "latency_p90_s": pct(lat, 90), "latency_p99_s": pct(lat, 99),
+        "latency_max_s": max(lat) if lat else float("nan"),
+        "kernel_rss_peak_mib_median": statistics.median(sampler.peak_rss.values()) if sampler.peak_rss else None,
+        "kernel_rss_peak_mib_max": max(sampler.peak_rss.values()) if sampler.peak_rss else None,
+        "kernel_uss_peak_mib_median": statistics.median(sampler.peak_uss.values()) if sampler.peak_uss else None,
+        "kernels_seen": len(sampler.peak_rss),
+        "kernels_total_rss_peak_mib": sampler.peak_total_rss,
+        "kernels_total_uss_peak_mib": sampler.peak_total_uss,
+        "server_rss_peak_mib": sampler.server_rss,
+        "machine_used_before_mib": sampler.base_used, "machine_used_peak_mib": sampler.peak_used,
+    }
+    return out
+
+
+def wait_culled(server: Server, margin: float = 30.0) -> tuple[bool, float, int]:
+    """Wait until the server holds no kernel; (culled?, seconds waited, kernels left)."""
+    t0 = time.monotonic()
+    limit = server.cull_idle + server.cull_interval + margin
+    while time.monotonic() - t0 < limit:
+        if not server.kernels():
+            return True, time.monotonic() - t0, 0
+        time.sleep(1.0)
+    return False, time.monotonic() - t0, len(server.kernels())
+
+
+# --------------------------------------------------------------------------- report
+def report(rounds: list[dict], culled: list[tuple], args) -> str:
+    import psutil
+
+    lines = []
+    total_mib = psutil.virtual_memory().total / 2**20
+    lines.append(f"machine: {os.cpu_count()} CPU cores, {total_mib / 1024:.1f} GiB memory; "
+                 f"page {PAGE}, {'CI-fast (48², 20 iterations)' if args.fast else 'full (128², 150 iterations)'} "
+                 f"settings; {args.duration:.0f} s of moves per round, {args.think:.1f} s think time")
+    hdr = (f"{'N':>3} {'resp.':>6} {'moves':>6} {'first frame p50/max s':>22} {'slider→frame p50/p90/p99/max s':>32} "
+           f"{'kernel RSS MiB (peak, median)':>30} {'USS':>6} {'all kernels MiB':>16} {'machine used MiB':>17}")
+    lines.append(hdr)
+    for r in rounds:
+        lines.append(f"{r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} {r['moves']:>6} "
+                     f"{r['first_frame_p50_s']:>10.2f} / {r['first_frame_max_s']:<9.2f} "
+                     f"{r['latency_p50_s']:>9.2f} / {r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} / {r['latency_max_s']:<6.2f} "
+                     f"{(r['kernel_rss_peak_mib_median'] or float('nan')):>30.0f} "
+                     f"{(r['kernel_uss_peak_mib_median'] or float('nan')):>6.0f} {r['kernels_total_rss_peak_mib']:>16.0f} "
+                     f"{r['machine_used_before_mib']:>7.0f}→{r['machine_used_peak_mib']:<8.0f}")
+    for (ok, waited, left), r in zip(culled, rounds):
+        lines.append(f"culling after N = {r['sessions']}: " + (f"all kernels culled {waited:.0f} s after the pages closed"
+                                                             if ok else f"{left} kernels still alive after {waited:.0f} s"))
+    for r in rounds:
+        for s, f in r["failures"][:10]:
+            lines.append(f"  N = {r['sessions']}, session {s}: {f}")
+    main = rounds[-1]
+    if len(rounds) > 1:
+        peer = rounds[0]
+        lines.append(f"latency at N = {main['sessions']} against N = {peer['sessions']} (same run): "
+                     f"p50 ×{main['latency_p50_s'] / peer['latency_p50_s']:.1f}, "
+                     f"p90 ×{main['latency_p90_s'] / peer['latency_p90_s']:.1f}")
+    uss = main["kernel_uss_peak_mib_median"] or float("nan")
+    rss = main["kernel_rss_peak_mib_median"] or float("nan")
+    free = total_mib - main["machine_used_before_mib"]
+    lines.append(f"capacity estimate (memory): {free:.0f} MiB free before the run / {rss:.0f} MiB peak RSS per "
+                 f"kernel ≈ {free / rss:.0f} open pages (RSS counts the shared torch libraries once per kernel; "
+                 f"by USS, {uss:.0f} MiB, ≈ {free / uss:.0f})")
+    lines.append(f"capacity estimate (CPU): {os.cpu_count()} cores; at N = {main['sessions']} active students the "
+                 f"median slider→frame latency was {main['latency_p50_s']:.2f} s (p90 {main['latency_p90_s']:.2f} s)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=10, help="concurrent students (default 10)")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds of slider moves per round")
+    ap.add_argument("--think", type=float, default=1.0, help="seconds a student looks at a result")
+    ap.add_argument("--frame-timeout", type=float, default=120.0, help="a move without a frame by then fails")
+    ap.add_argument("--open-timeout", type=float, default=300.0,
+                    help="a page without its first frame by then fails (s)")
+    ap.add_argument("--stagger", type=float, default=0.5, help="seconds between two students opening the page")
+    ap.add_argument("--cull-idle", type=int, default=30, help="server's cull_idle_timeout for this run (s)")
+    ap.add_argument("--cull-interval", type=int, default=5)
+    ap.add_argument("--no-peer", action="store_true", help="skip the N = 1 round")
+    ap.add_argument("--fast", action="store_true", help="CI-fast page settings (48², 20 iterations)")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--keep-log", type=Path, help="copy the Voilà server's log there")
+    args = ap.parse_args(argv)
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        raise SystemExit("chromium is not installed (make test installs Debian's chromium)")
+
+    server = Server(args.cull_idle, args.cull_interval, args.fast)
+    rounds, culled = [], []
+    try:
+        for n in ([] if args.no_peer else [1]) + [args.sessions]:
+            print(f"round N = {n} …", flush=True)
+            rounds.append(run_round(server, n, args))
+            culled.append(wait_culled(server))
+    finally:
+        server.close(args.keep_log)
+    text = report(rounds, culled, args)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": rounds, "culled": culled, "args": vars(args) | {"json": str(args.json)}},
+                                        indent=2, default=str))
+    bad = any(r["failures"] or r["responding_sessions"] < r["sessions"] for r in rounds) or not all(c[0] for c in culled)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
