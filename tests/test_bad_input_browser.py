@@ -238,3 +238,14 @@ def test_a_diverging_gamma_is_stopped_and_explained(page):
     assert nan_free, "the last finite iterate must stay on screen"
     assert_still_alive(page)
     assert page.locator(".pnp-message").count() == 0, "a converging run clears the divergence message"
+
+
+def test_an_upload_beyond_the_websocket_cap_loses_nothing(page):
+    """Above 32 MiB (etc/jupyter: websocket_max_message_size) the server drops the message and the
+    connection before the app sees it: no message can be shown, but the page reconnects to the
+    same kernel, keeps its settings and its results, and the next action works."""
+    caption = page.inner_text(".pnp-caption-iterate")
+    _upload(page, "enormous.tif", b"II*\x00" + np.random.default_rng(1).bytes(40 * 2**20))
+    time.sleep(5)
+    assert page.inner_text(".pnp-caption-iterate") == caption, "the result on screen must stay"
+    assert_still_alive(page)
