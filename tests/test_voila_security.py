@@ -53,12 +53,20 @@ async def _exchange(ws_url: str, messages: list[str], listen: float) -> list[dic
     return replies
 
 
+def _in_thread(coro):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_the_page_kernel_answers_widget_messages_but_refuses_code(voila_url, tmp_path):
     kid = _kernel_id(voila_url)
     marker = tmp_path / "executed.txt"
     code = f"open({str(marker)!r}, 'w').write('the page ran code')"
     ws = voila_url.replace("http://", "ws://") + f"/api/kernels/{kid}/channels"
-    replies = asyncio.run(_exchange(ws, [_msg("kernel_info_request", {}),
+    # in a thread of its own: Playwright's sync API may hold an event loop in this one
+    replies = _in_thread(_exchange(ws, [_msg("kernel_info_request", {}),
                                          _msg("execute_request", {"code": code, "silent": False,
                                                                   "store_history": False,
                                                                   "user_expressions": {}, "allow_stdin": False})],
