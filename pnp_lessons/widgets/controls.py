@@ -17,9 +17,8 @@ import ipywidgets as W
 import traitlets
 
 from ..images import SAMPLES, ImageError
-from .problems import (CHOICES, PARAMS, ProblemCache, SettingsError, available_denoisers, available_solvers,
-                       default_settings, parse_value, relevant_params,
-                       suggested_parameters)
+from .problems import (CHOICES, PARAMS, Param, ProblemCache, SettingsError, available_denoisers,
+                       available_solvers, default_settings, parse_param, relevant_params, suggested_parameters)
 
 __all__ = ["ParamControl", "Controls"]
 
@@ -29,17 +28,19 @@ DESC = {"description_width": "185px"}
 class ParamControl(W.VBox):
     """A slider for one numeric setting, with an exact-value box and a validation message.
 
+    ``key`` names one of the playground's :data:`~pnp_lessons.widgets.problems.PARAMS`, or is a
+    :class:`~pnp_lessons.widgets.problems.Param` of its own (the lessons' τ, λ, … sliders).
     ``value`` (a plain traitlet, observe it) follows the slider; :meth:`type_value` is what the
     text box does when the user presses Enter.
     """
 
     value = traitlets.Any()
 
-    def __init__(self, key: str, value=None, slider_width: str = "345px"):
-        p = PARAMS[key]
-        self.key, self.param = key, p
+    def __init__(self, key: str | Param, value=None, slider_width: str = "345px", continuous_update: bool = True):
+        p = key if isinstance(key, Param) else PARAMS[key]
+        self.key, self.param = p.key, p
         v = p.min if value is None else value
-        common = dict(description=p.label, readout=False, continuous_update=True, style=DESC,
+        common = dict(description=p.label, readout=False, continuous_update=continuous_update, style=DESC,
                       layout=W.Layout(width=slider_width))
         if p.integer:
             self.slider = W.IntSlider(value=int(v), min=int(p.min), max=int(p.max), step=int(p.step), **common)
@@ -95,7 +96,7 @@ class ParamControl(W.VBox):
     def type_value(self, text) -> bool:
         """Apply a typed value; returns False (and shows why) when it is refused."""
         try:
-            v = parse_value(self.key, text)
+            v = parse_param(self.param, text)
         except SettingsError as e:
             self.msg.value = f"<div class='pnp-field-msg' role='alert'>{html.escape(str(e))}</div>"
             self._sync = True

@@ -12,20 +12,17 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from typing import Any, Callable
 
 import ipywidgets as W
-import traitlets
 
+from ..controls import ParamControl
 from ..panel import ImageSlot as _PanelSlot
 from ..problems import Param, SettingsError, is_fast, parse_param
 from ..runner import Frame, LiveRunner
 
 __all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_html", "new_figure", "LessonWidget",
            "OneShot", "is_fast", "STYLE"]
-
-DESC = {"description_width": "170px"}
 
 STYLE = """<style>
 .pnp-lesson img { image-rendering: auto; }
@@ -42,83 +39,17 @@ STYLE = """<style>
 parse = parse_param
 
 
-class Slider(W.VBox):
+class Slider(ParamControl):
     """A slider labelled with symbol and meaning (``'τ (prox step)'``), plus a box for an exact value.
 
-    ``value`` follows the slider (observe it). A typed value that is refused is not applied: the
-    box goes back to the current value and a message says why.
+    The playground's :class:`~pnp_lessons.widgets.controls.ParamControl` for a lesson's own
+    :class:`~pnp_lessons.widgets.problems.Param`: ``value`` follows the slider (observe it); a
+    typed value that is refused is not applied, the box goes back to the current value and a
+    message says why.
     """
 
-    value = traitlets.Any()
-
     def __init__(self, param: Param, value=None, continuous_update: bool = True, width: str = "380px"):
-        self.param = param
-        v = param.min if value is None else value
-        common = dict(description=param.label, readout=False, continuous_update=continuous_update, style=DESC,
-                      layout=W.Layout(width=width))
-        if param.integer:
-            self.slider = W.IntSlider(value=int(v), min=int(param.min), max=int(param.max), step=int(param.step),
-                                      **common)
-        elif param.log:
-            self.slider = W.FloatLogSlider(value=float(v), base=10, min=math.log10(param.min),
-                                           max=math.log10(param.max), step=param.step, **common)
-        else:
-            self.slider = W.FloatSlider(value=float(v), min=param.min, max=param.max, step=param.step, **common)
-        self.slider.add_class(f"pnp-slider-{param.key}")
-        self.box = W.Text(value=param.format(v), continuous_update=False, layout=W.Layout(width="70px"),
-                          tooltip=f"exact value of {param.symbol}: type it and press Enter")
-        self.box.add_class(f"pnp-box-{param.key}")
-        self.msg = W.HTML("")
-        self._sync = False
-        super().__init__([W.HBox([self.slider, self.box]), self.msg], layout=W.Layout(margin="0 0 2px 0"))
-        self.value = self.slider.value
-        self.slider.observe(self._on_slider, "value")
-        self.box.observe(self._on_box, "value")
-
-    def _on_slider(self, change):
-        self.value = change["new"]
-        if not self._sync:
-            self._sync = True
-            try:
-                self.box.value = self.param.format(change["new"])
-            finally:
-                self._sync = False
-
-    def _on_box(self, change):
-        if not self._sync:
-            self.type_value(change["new"])
-
-    def type_value(self, text) -> bool:
-        """What the box does on Enter; returns False (and shows why) for a refused value."""
-        try:
-            v = parse(self.param, text)
-        except SettingsError as e:
-            self.msg.value = f"<div class='pnp-field-msg' role='alert'>{html.escape(str(e))}</div>"
-            self._sync = True
-            try:
-                self.box.value = self.param.format(self.slider.value)
-            finally:
-                self._sync = False
-            return False
-        self.msg.value = ""
-        self.set(v)
-        return True
-
-    def set(self, v):
-        """Set slider, box and ``value``."""
-        self._sync = True
-        try:
-            self.slider.value = v
-            self.box.value = self.param.format(v)
-        finally:
-            self._sync = False
-        self.value = self.slider.value
-
-    @property
-    def message(self) -> str:
-        import re
-
-        return html.unescape(re.sub("<[^>]+>", "", self.msg.value))
+        super().__init__(param, value, slider_width=width, continuous_update=continuous_update)
 
 
 # --------------------------------------------------------------------------- figures
