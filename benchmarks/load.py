@@ -7,8 +7,9 @@
 What it does, on loopback only:
 
 1. starts Voilà on ``notebooks/`` with the project's configuration (``etc/jupyter``) and a short
-   culling timeout (``--cull-idle``, default 30 s, so the culling check takes a minute rather
-   than the production 5 minutes);
+   culling timeout (``--cull-idle``, default 120 s rather than the production 5 minutes, so the
+   culling check ends sooner; much shorter and, under load, the culler removes the kernels of
+   pages that have not connected yet: seen with 30 s and 20 sessions);
 2. **peer**: one session alone (same script, same duration) — the latency a student gets on an
    otherwise idle server;
 3. opens ``--sessions`` pages of the playground concurrently in one headless Chromium (each
@@ -277,10 +278,15 @@ def run_round(server: Server, n: int, args) -> dict:
     return out
 
 
-def wait_culled(server: Server, margin: float = 30.0) -> tuple[bool, float, int]:
-    """Wait until the server holds no kernel; (culled?, seconds waited, kernels left)."""
+def wait_culled(server: Server, margin: float = 30.0, per_kernel: float = 5.0) -> tuple[bool, float, int]:
+    """Wait until the server holds no kernel; (culled?, seconds waited, kernels left).
+
+    The culler shuts kernels down one after another (~3 s each on this machine), so the wait
+    allows ``per_kernel`` seconds for each kernel alive when the pages closed, on top of the
+    timeout, the interval and ``margin`` (runs still in flight finish first: busy kernels are
+    not culled)."""
     t0 = time.monotonic()
-    limit = server.cull_idle + server.cull_interval + margin
+    limit = server.cull_idle + server.cull_interval + margin + per_kernel * len(server.kernels())
     while time.monotonic() - t0 < limit:
         if not server.kernels():
             return True, time.monotonic() - t0, 0
@@ -339,7 +345,9 @@ def main(argv=None):
     ap.add_argument("--open-timeout", type=float, default=300.0,
                     help="a page without its first frame by then fails (s)")
     ap.add_argument("--stagger", type=float, default=0.5, help="seconds between two students opening the page")
-    ap.add_argument("--cull-idle", type=int, default=30, help="server's cull_idle_timeout for this run (s)")
+    ap.add_argument("--cull-idle", type=int, default=120,
+                    help="server's cull_idle_timeout for this run (s; production: 300). Below the time a "
+                         "starved page needs to connect, the culler kills kernels of pages still loading")
     ap.add_argument("--cull-interval", type=int, default=5)
     ap.add_argument("--no-peer", action="store_true", help="skip the N = 1 round")
     ap.add_argument("--fast", action="store_true", help="CI-fast page settings (48², 20 iterations)")
