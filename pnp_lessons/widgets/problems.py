@@ -35,7 +35,7 @@ from ..operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_k
 
 __all__ = ["Param", "PARAMS", "CHOICES", "SettingsError", "is_fast", "default_settings", "validate_settings",
            "parse_value", "suggested_parameters", "available_solvers", "available_denoisers", "relevant_params", "Problem",
-           "ProblemCache", "make_solver", "start", "describe", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS"]
+           "ProblemCache", "make_solver", "start", "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS"]
 
 FAST_ENV = "PNP_LESSONS_FAST"
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
@@ -344,9 +344,12 @@ def upload_note(data: bytes, name: str = "upload") -> str:
     >>> from pnp_lessons.images import to_png_bytes
     >>> upload_note(to_png_bytes(torch.rand(1, 3, 300, 200)), "photo.png")
     'photo.png: PNG, 200×300, 8-bit colour → converted to grey, scaled to at most 256 px'
+
+    It reads the header only (the pixels were decoded by :func:`pnp_lessons.images.load_image`).
     """
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     im = Image.open(io.BytesIO(data))
     w, h = im.size
@@ -358,6 +361,8 @@ def upload_note(data: bytes, name: str = "upload") -> str:
         done.append(f"first of {frames} frames used")
     if mode.startswith("I;16") or mode in ("I", "F"):
         done.append("values scaled to [0, 1]")
+    if mode in ("LA", "PA", "RGBA") or "transparency" in im.info:
+        done.append("transparent parts put on white")
     if mode not in ("1", "L", "LA", "I;16", "I;16B", "I;16L", "I", "F"):
         done.append("converted to grey")
     if max(w, h) > PARAMS["size"].max:
