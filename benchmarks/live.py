@@ -29,13 +29,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,18 +114,6 @@ def widgets(settings: dict, repeats: int) -> dict:
 
 
 # --------------------------------------------------------------------------- 3. Voilà + Chromium
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _kernels(proc_pid: int):
-    from load import kernel_processes   # benchmarks/load.py (this folder is on sys.path)
-
-    return kernel_processes(proc_pid)
-
-
 def _mem(p) -> tuple[float, float]:
     info = p.memory_full_info()
     return info.rss / 2**20, info.uss / 2**20
@@ -140,27 +125,12 @@ def browser(repeats: int) -> dict:
         return {"skipped": "chromium not installed"}
     from playwright.sync_api import sync_playwright
 
-    tmp = Path(tempfile.mkdtemp(prefix="pnp-live-bench-"))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_DATA_DIR=str(tmp / "data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
-               MPLCONFIGDIR=str(tmp / "mpl"), JUPYTER_PLATFORM_DIRS="1", PNP_LESSONS_FAST="0")
-    port = _free_port()
-    voila = Path(sys.executable).with_name("voila")
-    log = open(tmp / "voila.log", "w")
-    proc = subprocess.Popen([str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "."],
-                            cwd=ROOT / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    from load import Server   # benchmarks/load.py: Voilà on loopback with the project's configuration
+
+    server = Server(cull_idle=300, cull_interval=60, fast=False)   # the production culling settings
+    url = server.url
     out: dict = {}
     try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url + "/", timeout=2)
-                break
-            except Exception:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise SystemExit("Voilà did not start:\n" + (tmp / "voila.log").read_text()[-2000:])
-                time.sleep(0.5)
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
             # peer: the welcome page's kernel (package + torch imported, no playground)
@@ -168,11 +138,11 @@ def browser(repeats: int) -> dict:
             page.goto(f"{url}/voila/render/00_welcome.ipynb", timeout=180_000)
             page.wait_for_selector("table.pnp-env", timeout=180_000)
             time.sleep(1.0)
-            ks = _kernels(proc.pid)
+            ks = server.kernels()
             out["welcome_kernel_rss_mib"], out["welcome_kernel_uss_mib"] = _mem(ks[-1]) if ks else (None, None)
             page.close()
             time.sleep(1.0)
-            before = {k.pid for k in _kernels(proc.pid)}
+            before = {k.pid for k in server.kernels()}
 
             page = b.new_page(viewport={"width": 1200, "height": 800})
             t0 = time.monotonic()
@@ -184,7 +154,7 @@ def browser(repeats: int) -> dict:
             page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=180_000)
             out["page_open_to_first_result_s"] = time.monotonic() - t0
             time.sleep(1.0)
-            ks = [k for k in _kernels(proc.pid) if k.pid not in before]
+            ks = [k for k in server.kernels() if k.pid not in before]
             out["playground_kernel_rss_mib"], out["playground_kernel_uss_mib"] = _mem(ks[-1]) if ks else (None, None)
             page.evaluate(f"""() => {{ window.__frames = 0; const i = document.querySelector('{img}');
                 new MutationObserver(() => window.__frames++).observe(i, {{attributes: true,
@@ -206,19 +176,13 @@ def browser(repeats: int) -> dict:
             out["browser_first_frame_s"] = med(lat)
             out["browser_first_frame_all_s"] = [round(v, 3) for v in lat]
             out["browser_frames_per_s"] = med(fps)
-            ks = [k for k in _kernels(proc.pid) if k.pid not in before]
+            ks = [k for k in server.kernels() if k.pid not in before]
             if ks:
                 out["playground_kernel_rss_after_moves_mib"], out["playground_kernel_uss_after_moves_mib"] = _mem(ks[-1])
             page.close()
             b.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
     return out
 
 
