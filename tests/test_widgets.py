@@ -259,6 +259,19 @@ def test_bad_typed_values_are_refused_with_a_message(app):
     assert app.wait(60) and app.runner.runs_started == runs + 1
 
 
+def test_a_refusal_message_goes_when_the_slider_gives_a_valid_value(app):
+    gamma = app.controls.params["gamma"]
+    gamma.box.value = "nan"
+    assert "not applied" in gamma.message
+    gamma.slider.value = 0.5  # the user drags the slider instead of retyping
+    assert gamma.value == 0.5 and gamma.message == ""
+    gamma.box.value = "-1"
+    assert "not applied" in gamma.message
+    gamma.set(0.7)  # Reset / suggested parameters
+    assert gamma.message == ""
+    assert app.wait(60)
+
+
 def test_changing_the_solver_applies_its_parameters_in_one_run(app):
     runs = app.runner.runs_started
     app.controls.params["lam"].set(0.5)

@@ -81,6 +81,7 @@ class ParamControl(W.VBox):
         new = self.param.tidy(change["new"])
         if self._is_echo(new, self.value):
             return  # keep the exact value; the slider only shows the nearest grid point
+        self.msg.value = ""  # the field holds a valid value again: an earlier refusal no longer applies
         self.value = new
         self._sync = True
         try:
@@ -110,7 +111,8 @@ class ParamControl(W.VBox):
         return True
 
     def set(self, v):
-        """Set the exact value (the slider shows it, the box writes it) without validation messages."""
+        """Set the exact value (the slider shows it, the box writes it) and clear any refusal message."""
+        self.msg.value = ""
         self._sync = True
         try:
             self.slider.value = v
