@@ -32,10 +32,26 @@ def wait_until_settled(page, timeout=150.0, quiet=3.0):
     raise AssertionError(f"page did not settle in {timeout:.0f} s (a widget still 'Loading'?); it shows:\n{last[:1500]}")
 
 
+# Lessons open with text; their screenshot starts a little above the first live widget so the
+# README shows what a student interacts with (the playground's widgets are already in view).
+FIRST_WIDGET_JS = """() => {
+  const el = document.querySelector('.widget-slider, .widget-image, .jp-RenderedImage img');
+  if (!el || el.getBoundingClientRect().top + window.scrollY < 600) return false;
+  const box = el.closest('.jp-OutputArea') || el;
+  box.scrollIntoView({block: 'start'});
+  let p = box.parentElement;  // Voila's lab template scrolls a container, not the window
+  while (p && !(p.scrollHeight > p.clientHeight && getComputedStyle(p).overflowY !== 'visible')) p = p.parentElement;
+  (p || document.scrollingElement).scrollBy(0, -90);
+  return true;
+}"""
+
+
 def screenshot(page, stem):
     if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
         out = ROOT / "docs" / "screenshots"
         out.mkdir(parents=True, exist_ok=True)
+        page.evaluate(FIRST_WIDGET_JS)
+        time.sleep(1.0)
         page.screenshot(path=str(out / f"{stem}.png"))
 
 

@@ -442,3 +442,16 @@ def test_worker_thread_updates_reach_the_frontend_from_a_real_kernel(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_slider_css_classes_are_single_names_for_a_lessons_own_param():
+    """The browser adds each of ``_dom_classes`` with ``classList.add``, which throws on a name with spaces
+    and then skips the widget's layout and label width (a lesson's sliders came out squeezed)."""
+    import re
+
+    from pnp_lessons.widgets.lessons.common import Slider
+
+    s = Slider(P.Param("tau", "τ", "prox step", 0.1, 2.0, 0.1), 1.0)
+    classes = list(s.slider._dom_classes) + list(s.box._dom_classes)
+    assert classes == ["pnp-slider-tau", "pnp-box-tau"]
+    assert all(re.fullmatch(r"[\w-]+", c) for c in classes)

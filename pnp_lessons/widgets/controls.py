@@ -49,10 +49,10 @@ class ParamControl(W.VBox):
                                            step=p.step, **common)
         else:
             self.slider = W.FloatSlider(value=float(v), min=p.min, max=p.max, step=p.step, **common)
-        self.slider.add_class(f"pnp-slider-{key}")
+        self.slider.add_class(f"pnp-slider-{p.key}")
         self.box = W.Text(value=p.format(v), continuous_update=False, layout=W.Layout(width="70px"),
                           tooltip=f"exact value of {p.symbol}: type it and press Enter")
-        self.box.add_class(f"pnp-box-{key}")
+        self.box.add_class(f"pnp-box-{p.key}")
         self.msg = W.HTML("")
         self.note = W.HTML("")
         self._sync = False
