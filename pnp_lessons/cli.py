@@ -110,6 +110,8 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--cache", default=None, help="JSON file of computed cells, reused and extended")
     p.add_argument("--time-size", type=int, default=256, help="image size of the timing column")
     p.add_argument("--only-cached", action="store_true", help="compute nothing: table from --cache, '–' elsewhere")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="add the x8 dihedral self-ensemble of each GS-DRUNet (still a gradient step; eight gradient evaluations per image)")
 
     def run(a):
         from .denoisers.evaluate import evaluate_denoisers
@@ -123,7 +125,8 @@ def _add_eval(p: argparse.ArgumentParser):
                 limit = int(tok)
         evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
                            limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device, seed=a.seed,
-                           markdown=a.markdown, cache=a.cache, time_size=a.time_size)
+                           markdown=a.markdown, cache=a.cache, time_size=a.time_size,
+                           self_ensemble=a.self_ensemble)
         return 0
 
     return run

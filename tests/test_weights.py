@@ -229,3 +229,12 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     # second run reads the cache; the CLI prints the same table
     assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
                  "--methods", "tv", "--cache", str(tmp_path / "c.json"), "--device", "cpu", "--time-size", "32"]) == 0
+    # --self-ensemble adds the x8 row after the GS row, same weights, its own cache cell
+    assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
+                 "--methods", "gs-drunet", "--cache", str(tmp_path / "c.json"), "--device", "cpu",
+                 "--time-size", "32", "--self-ensemble"]) == 0
+    cached = json.loads((tmp_path / "c.json").read_text())
+    assert cached["GS-DRUNet small|Set12|25|2|0"] == res["psnr"]["GS-DRUNet small"]["Set12"][25]
+    assert "GS-DRUNet small ×8|Set12|25|2|0" in cached
+    assert cached["GS-DRUNet small ×8|Set12|25|2|0"] != cached["GS-DRUNet small|Set12|25|2|0"]
+

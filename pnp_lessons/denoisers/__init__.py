@@ -1,8 +1,9 @@
 """Denoisers: kernel (NLM) and learned (DRUNet-light, Gradient-Step DRUNet).
 
 Submodules are imported on demand to keep ``import pnp_lessons.denoisers`` light:
-``nlm`` (explicit kernel weights), ``gsdrunet`` (network + GS wrapper), ``weights``
-(shipped weights, reference checkpoints).
+``nlm`` (explicit kernel weights), ``gsdrunet`` (network + GS wrapper), ``ensemble``
+(the x8 dihedral self-ensemble, still a GS denoiser), ``weights`` (shipped weights,
+reference checkpoints).
 """
 
 import importlib
@@ -14,6 +15,8 @@ _LAZY = {
     "load_denoiser": "weights",
     "list_shipped": "weights",
     "from_checkpoint": "weights",
+    "DihedralGSDenoiser": "ensemble",
+    "dihedral_ensemble": "ensemble",
 }
 
 

@@ -72,8 +72,16 @@ def _label(name: str) -> str:
     return f"{pretty.get(head, head)} {preset}".strip()
 
 
-def available_methods(colour: bool = False, device=None) -> tuple[dict[str, Callable], list[str]]:
-    """Methods that can run here, as ``{label: f(y, sigma)}``, and notes for the skipped rows."""
+def available_methods(colour: bool = False, device=None,
+                      self_ensemble: bool = False) -> tuple[dict[str, Callable], list[str]]:
+    """Methods that can run here, as ``{label: f(y, sigma)}``, and notes for the skipped rows.
+
+    With ``self_ensemble``, every GS-DRUNet row is followed by its x8 dihedral self-ensemble
+    (label suffix `` ×8``, :class:`pnp_lessons.denoisers.ensemble.DihedralGSDenoiser`): the same
+    weights, eight times the work, and still a gradient-step denoiser.
+    """
+    from .ensemble import dihedral_ensemble
+    from .gsdrunet import GSDenoiser
     from .weights import list_shipped, load_denoiser
 
     methods, notes = {}, []
@@ -90,6 +98,8 @@ def available_methods(colour: bool = False, device=None) -> tuple[dict[str, Call
         if name in shipped:
             den = load_denoiser(name, device=device)
             methods[_label(name)] = den.denoise
+            if self_ensemble and isinstance(den, GSDenoiser):
+                methods[_label(name) + " ×8"] = dihedral_ensemble(den).denoise
         else:
             notes.append(f"{_label(name)}: no weights '{name}' in data/weights (not trained/shipped yet)")
     return methods, notes
@@ -132,7 +142,8 @@ def _write_cache(path, key: str, value: float) -> None:
 
 def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(5, 15, 25, 50),
                        limit=None, methods=None, device=None, seed: int = 0, only_cached: bool = False,
-                       markdown=None, cache=None, out=None, time_size: int = 256) -> dict:
+                       markdown=None, cache=None, out=None, time_size: int = 256,
+                       self_ensemble: bool = False) -> dict:
     """Compute and print the table; return ``{"psnr": {method: {set: {sigma: dB}}}, "ms": ..., "notes": ...}``.
 
     Parameters
@@ -156,6 +167,8 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         JSON file of results already computed (keyed by method, set, sigma, number of
         images and seed): cells found there are not recomputed, new ones are added. Lets
         slow rows (BM3D) run once, or in separate processes.
+    self_ensemble : bool
+        Add a `` ×8`` row (dihedral self-ensemble) after each GS-DRUNet row.
     """
     from ..device import describe_device, get_device
     from ..images import data_root as default_root
@@ -169,7 +182,7 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
     root = Path(data_root) if data_root else default_root()
     channels = 3 if colour else 1
     sets = list(sets or (COLOUR_SETS if colour else GREY_SETS))
-    rows, notes = available_methods(colour, device=dev)
+    rows, notes = available_methods(colour, device=dev, self_ensemble=self_ensemble)
     if methods:
         keep = [m.lower() for m in methods]
         rows = {k: v for k, v in rows.items() if any(k.lower().startswith(m) for m in keep)}
