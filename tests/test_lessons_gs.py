@@ -123,9 +123,12 @@ def test_denoising_tables_show_the_paper_and_a_note_or_ours(tiny, tmp_path):
     html = lesson06.denoising_tables(tiny, docs=tmp_path / "none.md").data
     assert "40.26" in html and "GS-DRUNet" in html
     md = tmp_path / "denoisers.md"
-    md.write_text("| Method | Set12 σ=25 |\n|---|---|\n| NLM | 28.10 |\n\nPSNR (dB), mean over Set12.\n")
+    md.write_text("| Method | Set12 σ=25 |\n|---|---|\n| NLM | 28.10 |\n| BM3D (`bm3d`) | **29.97** |\n\n"
+                  "PSNR (dB), mean over Set12.\n")
     html = lesson06.denoising_tables(tiny, docs=md).data
     assert "28.10" in html and "ours" in html
+    # Markdown emphasis and code are rendered, not shown to the student as asterisks and backticks
+    assert "<b>29.97</b>" in html and "<code>bm3d</code>" in html and "**" not in html and "`" not in html
 
 
 def test_denoiser_comparison_slider(tiny):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from pathlib import Path
 
 import ipywidgets as W
@@ -180,6 +181,13 @@ def _evaluation_table(text: str) -> tuple[list[list[str]], str]:
     return [], ""
 
 
+def _md_cell(text: str) -> str:
+    """One Markdown table cell as HTML: escaped, with bold (double asterisks) and code (backquotes) rendered."""
+    out = html.escape(text)
+    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+
+
 def denoising_tables(D=None, docs: Path | None = None):
     """Our measured denoising PSNRs beside the paper's (IPython HTML).
 
@@ -201,7 +209,7 @@ def denoising_tables(D=None, docs: Path | None = None):
         if table:
             ours = ("<table class='pnp-readout' aria-label='our measured denoising PSNR'><caption>ours (from "
                     f"docs/{html.escape(docs.name)})</caption>"
-                    + "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>"
+                    + "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_md_cell(c)}</{'th' if i == 0 else 'td'}>"
                                                for c in row) + "</tr>" for i, row in enumerate(table)) + "</table>")
     if not ours and D is not None and getattr(D, "card", None):
         val = D.card.get("validation", {}) or {}
