@@ -9,8 +9,8 @@ GS potential ``g_sigma`` (GS-PnP paper, eq. (9)) define the averaged potential
 Then ``D_ens = Id - grad g_ens`` is the usual average of the eight transformed denoisings
 ``T_k^T D_sigma(T_k x)`` (the "x8" test-time ensemble of DRUNet/SwinIR) *and* a gradient step
 on a potential: ``g_ens >= 0`` when ``g_sigma >= 0``, and ``grad g_ens`` is L-Lipschitz whenever
-``grad g_sigma`` is (each term is, and the ``T_k`` are isometries). The hypotheses of the
-convergence theorems of GS-PnP (Theorem 1 / Corollary 1) therefore carry over unchanged; the
+``grad g_sigma`` is (each term is, and the ``T_k`` are isometries). The hypotheses of GS-PnP's
+convergence theorem (Theorem 1) therefore carry over unchanged; the
 price is eight network evaluations (and eight backward passes) per denoising.
 """
 
@@ -58,8 +58,6 @@ class DihedralGSDenoiser(GSDenoiser):
     >>> bool(torch.allclose(D.denoise(x.flip(-1), 0.1), y.flip(-1), atol=1e-5))  # equivariant
     True
     """
-
-    kind = "gs"
 
     def __init__(self, base: GSDenoiser):
         if not isinstance(base, GSDenoiser):
