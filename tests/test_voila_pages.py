@@ -46,6 +46,13 @@ FIRST_WIDGET_JS = """() => {
 }"""
 
 
+# Labels of visible widgets whose text is wider than the box it is shown in (ipywidgets clips
+# them with an ellipsis).
+CLIPPED_LABELS_JS = """() => Array.from(document.querySelectorAll('.widget-label, .widget-label-basic'))
+  .filter(el => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+  .map(el => `${el.textContent} (${el.scrollWidth} > ${el.clientWidth} px)`)"""
+
+
 def screenshot(page, stem):
     if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
         out = ROOT / "docs" / "screenshots"
@@ -63,6 +70,9 @@ def test_page_renders_without_errors(voila_url, browser, page_path):
         page.wait_for_selector("h1", timeout=120_000)
         text = wait_until_settled(page)
         assert_no_error_text(text)
+        # every widget label is read whole: a clipped "λ (regularisation weig…" hides the scale
+        clipped = page.evaluate(CLIPPED_LABELS_JS)
+        assert not clipped, f"widget labels cut off by their column (shorten them or widen it): {clipped}"
         screenshot(page, Path(page_path).stem)
     finally:
         page.close()

@@ -35,7 +35,7 @@ from .lesson03 import lean_call
 __all__ = ["PARAMS", "PAPER_TABLE", "potential_path", "path_figure", "gradient_check", "score_figure",
            "denoising_tables", "DenoiserComparison", "EXERCISES", "register_exercises", "image_size"]
 
-PARAMS = {"sigma": Param("sigma", "σ·255", "noise level = denoiser strength", 1.0, 50.0, 0.5, digits=1)}
+PARAMS = {"sigma": Param("sigma", "σ·255", "noise level", 1.0, 50.0, 0.5, digits=1)}
 
 PAPER_SIGMAS = (5, 15, 25, 50)
 PAPER_TABLE = {

@@ -41,9 +41,9 @@ __all__ = ["PARAMS", "TASKS", "Problem", "make_problem", "GSPnPExplorer", "with_
            "image_size", "iterations"]
 
 PARAMS = {
-    "lam": Param("lam", "λ", "regularisation weight, log scale", 0.01, 1.0, 0.05, log=True),
+    "lam": Param("lam", "λ", "weight, log scale", 0.01, 1.0, 0.05, log=True),
     "sigma": Param("sigma", "σ·255", "denoiser strength", 1.0, 50.0, 0.5, digits=1),
-    "tau_lam": Param("tau_lam", "τ·λ", "initial step τ, in units of 1/λ", 0.25, 4.0, 0.25),
+    "tau_lam": Param("tau_lam", "τ·λ", "initial step × λ", 0.25, 4.0, 0.25),
 }
 TASKS = {
     "deblur-motion": "Motion deblurring, noise σ·255 = 7.65",

@@ -38,7 +38,7 @@ __all__ = ["PARAMS", "training_folder", "validation_images", "tiny_config", "Los
 
 PARAMS = {
     "steps": Param("steps", "K", "training steps", 1, 2000, 1, integer=True),
-    "lr": Param("lr", "lr", "Adam learning rate, log scale", 1e-5, 1e-2, 0.1, log=True),
+    "lr": Param("lr", "lr", "Adam, log scale", 1e-5, 1e-2, 0.1, log=True),
 }
 SKIMAGE_IMAGES = ("camera", "astronaut", "coffee", "chelsea", "rocket", "moon", "cat", "brick", "grass", "gravel")
 TINY = {"nc": (8, 16, 32, 32), "nb": 1}
