@@ -9,6 +9,8 @@ PORT ?= 8866
 
 # Jupyter, IPython and matplotlib state stays inside the project.
 export JUPYTER_CONFIG_DIR := $(CURDIR)/etc/jupyter
+# The page template etc/jupyter/voila.json names (share/jupyter/voila/templates/pnp: no CDN requests).
+export JUPYTER_PATH := $(CURDIR)/share/jupyter
 export JUPYTER_DATA_DIR := $(CURDIR)/.jupyter/data
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
 export IPYTHONDIR := $(CURDIR)/.jupyter/ipython

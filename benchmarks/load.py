@@ -94,7 +94,7 @@ class Server:
 
     def __init__(self, cull_idle: int, cull_interval: int, fast: bool):
         self.tmp = Path(tempfile.mkdtemp(prefix="pnp-load-"))
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"),
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_PATH=str(ROOT / "share" / "jupyter"),
                    JUPYTER_DATA_DIR=str(self.tmp / "data"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
                    IPYTHONDIR=str(self.tmp / "ipython"), MPLCONFIGDIR=str(self.tmp / "mpl"),
                    JUPYTER_PLATFORM_DIRS="1", PNP_LESSONS_FAST="1" if fast else "0",

@@ -62,7 +62,8 @@ def free_port() -> int:
 
 def jupyter_env(tmp: Path) -> dict:
     env = dict(os.environ)
-    env.update(JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_DATA_DIR=str(tmp / "data"),
+    env.update(JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_PATH=str(ROOT / "share" / "jupyter"),
+               JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
                MPLCONFIGDIR=str(tmp / "mpl"), JUPYTER_PLATFORM_DIRS="1", PYTHONUNBUFFERED="1")
     return env

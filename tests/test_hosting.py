@@ -11,6 +11,7 @@ import sys
 import time
 import tomllib
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def test_nginx_forwards_websockets_under_the_base_url_of_the_gpu_script():
     for line in ("proxy_http_version 1.1", "proxy_set_header Upgrade $http_upgrade",
                  "proxy_set_header Connection $connection_upgrade", "proxy_read_timeout"):
         assert line in conf, line
-    for var in ("CUDA_VISIBLE_DEVICES", "PYTORCH_NVML_BASED_CUDA_CHECK", "PNP_LESSONS_TOKEN", "JUPYTER_CONFIG_DIR"):
+    for var in ("CUDA_VISIBLE_DEVICES", "PYTORCH_NVML_BASED_CUDA_CHECK", "PNP_LESSONS_TOKEN", "JUPYTER_CONFIG_DIR",
+                "JUPYTER_PATH"):
         assert var in script, var
 
 
@@ -127,6 +129,9 @@ def _stop(proc):
 
 def _first_frame(browser, url: str):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
+    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
+    outside = []   # a hosted page asks nothing of anyone but its own server (no CDN)
+    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
     try:
         page.goto(url, timeout=180_000)
         page.wait_for_function(f"() => {{ const i = document.querySelector('{ITERATE}');"
@@ -140,6 +145,23 @@ def _first_frame(browser, url: str):
         page.keyboard.press("ArrowRight")   # the kernel websocket works through this route
         page.wait_for_function(f"(old) => document.querySelector('{ITERATE}').src !== old", arg=before,
                                timeout=60_000)
+        assert not outside, f"the page made requests outside {origin}: {outside}"
+    finally:
+        page.close()
+
+
+def _math_typeset(browser, url: str):
+    """A lesson's formulas are typeset by the MathJax bundled with Voilà. As a server extension,
+    Voilà falls back to MathJax 2 from cdnjs unless the server's settings null both mathjax_url and
+    mathjax_config (etc/jupyter/jupyter_server_config.json): offline, the $…$ then stay raw."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
+    try:
+        page.goto(url, timeout=180_000)
+        page.wait_for_selector("mjx-container", state="attached", timeout=120_000)
+        assert not outside, f"the page made requests outside {origin}: {outside}"
     finally:
         page.close()
 
@@ -164,6 +186,7 @@ def test_voila_as_a_server_extension_through_binder_start(browser, tmp_path):
         page = "/voila/render/notebooks/apps/playground.ipynb"
         assert _status(url + page) in (302, 403), "the server must ask for the token"
         _first_frame(browser, f"{url}{page}?token={TOKEN}")
+        _math_typeset(browser, f"{url}/voila/render/notebooks/02_proximal_operators.ipynb?token={TOKEN}")
         assert "Culling kernels" in log.read_text() or "cull" in log.read_text().lower(), \
             "binder/start must bring the project's culling configuration"
     finally:

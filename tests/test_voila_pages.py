@@ -4,6 +4,7 @@ Set ``PNP_LESSONS_SCREENSHOTS=1`` to save a small screenshot of each page under 
 (the README shows them).
 """
 
+import json
 import os
 import time
 from pathlib import Path
@@ -53,6 +54,25 @@ CLIPPED_LABELS_JS = """() => Array.from(document.querySelectorAll('.widget-label
   .map(el => `${el.textContent} (${el.scrollWidth} > ${el.clientWidth} px)`)"""
 
 
+# Font Awesome icons of visible widgets whose glyph is not drawn in a loaded Font Awesome font.
+ICONS_JS = """() => {
+  const loaded = new Set(Array.from(document.fonts).filter(f => f.status === 'loaded')
+                           .map(f => f.family.replace(/["']/g, '')));
+  return Array.from(document.querySelectorAll('i.fa'))
+    .filter(el => el.offsetParent !== null)
+    .map(el => [el.className, getComputedStyle(el, '::before')])
+    .filter(([c, s]) => s.content === 'none' || s.content === '""'
+                        || !loaded.has(s.fontFamily.split(',')[0].replace(/["']/g, '').trim()))
+    .map(([c, s]) => `${c}: ${s.content} in ${s.fontFamily}`);
+}"""
+
+
+def has_math(path: Path) -> bool:
+    """Whether a notebook's Markdown holds $…$ math."""
+    nb = json.loads(path.read_text())
+    return any("$" in "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
 def screenshot(page, stem):
     if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
         out = ROOT / "docs" / "screenshots"
@@ -65,6 +85,8 @@ def screenshot(page, stem):
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_renders_without_errors(voila_url, browser, page_path):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
+    outside = []   # requests to anyone but the Voilà server (Voilà's stock page loads Font Awesome from a CDN)
+    page.on("request", lambda r: None if r.url.startswith((voila_url, "blob:", "data:")) else outside.append(r.url))
     try:
         page.goto(f"{voila_url}/voila/render/{page_path}", timeout=120_000)
         page.wait_for_selector("h1", timeout=120_000)
@@ -73,6 +95,12 @@ def test_page_renders_without_errors(voila_url, browser, page_path):
         # every widget label is read whole: a clipped "λ (regularisation weig…" hides the scale
         clipped = page.evaluate(CLIPPED_LABELS_JS)
         assert not clipped, f"widget labels cut off by their column (shorten them or widen it): {clipped}"
+        assert not outside, f"the page made requests outside the server (offline classrooms, privacy): {outside}"
+        # ... and still draws the widgets' icons (Reset's undo, Upload's arrow) from Voilà's own Font Awesome
+        missing = page.evaluate(ICONS_JS)
+        assert not missing, f"icons drawn without their font: {missing}"
+        if has_math(NOTEBOOKS / page_path):   # typeset by the MathJax bundled with Voilà, not left as $…$
+            page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
         screenshot(page, Path(page_path).stem)
     finally:
         page.close()

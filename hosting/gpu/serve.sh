@@ -25,6 +25,7 @@ export OMP_WAIT_POLICY=PASSIVE            # see pnp_lessons/__init__.py
 # The project's Jupyter configuration: no sources, no tracebacks, kernels culled after 5 idle
 # minutes, uploads above 32 MiB stopped at the websocket (the app refuses above 10 MiB).
 export JUPYTER_CONFIG_DIR="$PWD/etc/jupyter"
+export JUPYTER_PATH="$PWD/share/jupyter"     # the page template voila.json names (no CDN requests)
 export JUPYTER_DATA_DIR="$PWD/.jupyter/data" JUPYTER_RUNTIME_DIR="$PWD/.jupyter/runtime"
 export IPYTHONDIR="$PWD/.jupyter/ipython" MPLCONFIGDIR="$PWD/.jupyter/matplotlib" JUPYTER_PLATFORM_DIRS=1
 mkdir -p "$JUPYTER_DATA_DIR" "$JUPYTER_RUNTIME_DIR" "$IPYTHONDIR" "$MPLCONFIGDIR"

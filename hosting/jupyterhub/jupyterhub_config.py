@@ -33,6 +33,7 @@ if MODE not in ("extension", "voila-only"):
 # kernel culling, upload cap), sleeping OpenMP threads, no GPU unless the node has one to give.
 c.Spawner.environment = {
     "JUPYTER_CONFIG_PATH": f"{LESSONS}/etc/jupyter",
+    "JUPYTER_PATH": f"{LESSONS}/share/jupyter",   # the page template etc/jupyter/voila.json names
     "OMP_WAIT_POLICY": "PASSIVE",
     "PYTORCH_NVML_BASED_CUDA_CHECK": "1",   # asking whether CUDA exists does not initialise it
 }
