@@ -103,7 +103,7 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--sigmas", type=float, nargs="*", default=[5, 15, 25, 50], help="noise levels on the 0..255 scale")
     p.add_argument("--limit", nargs="*", default=None,
                    help="first N images of each set: N, or SET=N per set (e.g. BSD68=12)")
-    p.add_argument("--methods", nargs="*", default=None, help="subset of rows (nlm tv bm3d and weight names)")
+    p.add_argument("--methods", nargs="*", default=None, help="subset of rows: label prefixes (nlm tv bm3d gs-drunet) or weight names (gsdrunet-small-grey)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
@@ -123,10 +123,14 @@ def _add_eval(p: argparse.ArgumentParser):
                 limit = (limit if isinstance(limit, dict) else {}) | {name: int(n)}
             else:
                 limit = int(tok)
-        evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
-                           limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device, seed=a.seed,
-                           markdown=a.markdown, cache=a.cache, time_size=a.time_size,
-                           self_ensemble=a.self_ensemble)
+        try:
+            evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
+                               limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device,
+                               seed=a.seed, markdown=a.markdown, cache=a.cache, time_size=a.time_size,
+                               self_ensemble=a.self_ensemble)
+        except ValueError as e:  # a bad --methods / --sets: say which, no traceback
+            print(f"pnp-lessons evaluate-denoisers: error: {e}", file=sys.stderr)
+            return 2
         return 0
 
     return run

@@ -237,4 +237,13 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     assert cached["GS-DRUNet small|Set12|25|2|0"] == res["psnr"]["GS-DRUNet small"]["Set12"][25]
     assert "GS-DRUNet small ×8|Set12|25|2|0" in cached
     assert cached["GS-DRUNet small ×8|Set12|25|2|0"] != cached["GS-DRUNet small|Set12|25|2|0"]
+    # rows are named by label prefix or by weight name; a name that matches nothing is an error, not an empty table
+    res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["gsdrunet-small-grey"],
+                             device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json")
+    assert set(res["psnr"]) == {"GS-DRUNet small"}
+    with pytest.raises(ValueError, match=r"\['gsdrunet-paper-grey'\] match no row.*GS-DRUNet paper: no weights"):
+        evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["gsdrunet-paper-grey"],
+                           device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json")
+    assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
+                 "--methods", "nmm", "--device", "cpu"]) == 2
 

@@ -72,6 +72,16 @@ def _label(name: str) -> str:
     return f"{pretty.get(head, head)} {preset}".strip()
 
 
+def _matches(label: str, method: str) -> bool:
+    """Whether ``method`` names the row ``label``: a case-insensitive prefix of the label
+    (``bm3d``, ``gs-drunet``) or a weight name (``gsdrunet-small-grey`` names ``GS-DRUNet small``
+    and its ``×8`` row)."""
+    m = method.lower()
+    if m.endswith(("-grey", "-colour")):
+        m = _label(m).lower()
+    return label.lower().startswith(m)
+
+
 def available_methods(colour: bool = False, device=None,
                       self_ensemble: bool = False) -> tuple[dict[str, Callable], list[str]]:
     """Methods that can run here, as ``{label: f(y, sigma)}``, and notes for the skipped rows.
@@ -160,7 +170,8 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
     only_cached : bool
         Compute nothing new: print the cells found in ``cache`` and "–" elsewhere.
     methods : list of str, optional
-        Keep only these rows (case-insensitive prefixes of the labels, e.g. ``nlm bm3d gs-drunet``).
+        Keep only these rows: case-insensitive prefixes of the labels (``nlm bm3d gs-drunet``) or
+        weight names (``gsdrunet-small-grey``). A name that matches no row raises ``ValueError``.
     markdown : str or Path, optional
         Also write the Markdown table there.
     cache : str or Path, optional
@@ -184,8 +195,11 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
     sets = list(sets or (COLOUR_SETS if colour else GREY_SETS))
     rows, notes = available_methods(colour, device=dev, self_ensemble=self_ensemble)
     if methods:
-        keep = [m.lower() for m in methods]
-        rows = {k: v for k, v in rows.items() if any(k.lower().startswith(m) for m in keep)}
+        unknown = [m for m in methods if not any(_matches(k, m) for k in rows)]
+        if unknown:
+            raise ValueError(f"methods {unknown} match no row that can run here; rows: {sorted(rows)}"
+                             + "".join(f"; {n}" for n in notes))
+        rows = {k: v for k, v in rows.items() if any(_matches(k, m) for m in methods)}
     limits = limit if isinstance(limit, dict) else {s: limit for s in sets}
     data = {s: load_image_folder(root / s, channels, limits.get(s)) for s in sets}
 
