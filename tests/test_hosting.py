@@ -127,11 +127,18 @@ def _stop(proc):
         proc.kill()
 
 
+def _outside_requests(page, url: str) -> list:
+    """The URLs ``page`` will request from anyone but the server of ``url`` (filled as it loads):
+    a hosted page asks nothing of a CDN."""
+    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
+    return outside
+
+
 def _first_frame(browser, url: str):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
-    outside = []   # a hosted page asks nothing of anyone but its own server (no CDN)
-    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
+    outside = _outside_requests(page, url)
     try:
         page.goto(url, timeout=180_000)
         page.wait_for_function(f"() => {{ const i = document.querySelector('{ITERATE}');"
@@ -145,7 +152,7 @@ def _first_frame(browser, url: str):
         page.keyboard.press("ArrowRight")   # the kernel websocket works through this route
         page.wait_for_function(f"(old) => document.querySelector('{ITERATE}').src !== old", arg=before,
                                timeout=60_000)
-        assert not outside, f"the page made requests outside {origin}: {outside}"
+        assert not outside, f"the page made requests outside its server: {outside}"
     finally:
         page.close()
 
@@ -155,13 +162,11 @@ def _math_typeset(browser, url: str):
     Voilà falls back to MathJax 2 from cdnjs unless the server's settings null both mathjax_url and
     mathjax_config (etc/jupyter/jupyter_server_config.json): offline, the $…$ then stay raw."""
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
-    outside = []
-    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
+    outside = _outside_requests(page, url)
     try:
         page.goto(url, timeout=180_000)
         page.wait_for_selector("mjx-container", state="attached", timeout=120_000)
-        assert not outside, f"the page made requests outside {origin}: {outside}"
+        assert not outside, f"the page made requests outside its server: {outside}"
     finally:
         page.close()
 
