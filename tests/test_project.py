@@ -56,6 +56,9 @@ def test_notebooks_are_committed_without_outputs_and_start_with_one_h1(path):
           if ln.startswith("# ")]
     assert len(h1) == 1, f"{path.name} has {len(h1)} H1 headings"
     assert re.search(r"learning goals", first, re.I), f"{path.name} must state its learning goals first"
+    # nbformat 4.5 cells carry a unique id (a missing one is a warning today, an error in later nbformat)
+    ids = [c.get("id") for c in nb["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{path.name}: cell ids missing or repeated: {ids}"
 
 
 def test_ci_runs_the_readme_test_command():
