@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -113,6 +114,15 @@ def browser():
 
 ERROR_MARKERS = ("Traceback", "Error:", "Exception", "There was an error when executing cell",
                  "javascript error", "Could not create a view", "Error displaying widget")
+
+
+def outside_requests(page, url: str) -> list:
+    """The URLs ``page`` will request from anyone but the server of ``url`` (filled as it loads):
+    a hosted page asks nothing of a CDN."""
+    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
+    outside = []
+    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
+    return outside
 
 
 def assert_no_error_text(text: str):

@@ -11,13 +11,12 @@ import sys
 import time
 import tomllib
 import urllib.error
-import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_no_error_text, free_port, jupyter_env
+from conftest import ROOT, assert_no_error_text, free_port, jupyter_env, outside_requests
 
 ITERATE = "img.pnp-img-iterate"
 TOKEN = "pnp-test-token-8f3a1c"
@@ -127,18 +126,9 @@ def _stop(proc):
         proc.kill()
 
 
-def _outside_requests(page, url: str) -> list:
-    """The URLs ``page`` will request from anyone but the server of ``url`` (filled as it loads):
-    a hosted page asks nothing of a CDN."""
-    origin = "{0.scheme}://{0.netloc}/".format(urllib.parse.urlsplit(url))
-    outside = []
-    page.on("request", lambda r: None if r.url.startswith((origin, "blob:", "data:")) else outside.append(r.url))
-    return outside
-
-
 def _first_frame(browser, url: str):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    outside = _outside_requests(page, url)
+    outside = outside_requests(page, url)
     try:
         page.goto(url, timeout=180_000)
         page.wait_for_function(f"() => {{ const i = document.querySelector('{ITERATE}');"
@@ -162,7 +152,7 @@ def _math_typeset(browser, url: str):
     Voilà falls back to MathJax 2 from cdnjs unless the server's settings null both mathjax_url and
     mathjax_config (etc/jupyter/jupyter_server_config.json): offline, the $…$ then stay raw."""
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    outside = _outside_requests(page, url)
+    outside = outside_requests(page, url)
     try:
         page.goto(url, timeout=180_000)
         page.wait_for_selector("mjx-container", state="attached", timeout=120_000)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, ROOT, assert_no_error_text
+from conftest import NOTEBOOKS, ROOT, assert_no_error_text, outside_requests
 
 pytestmark = pytest.mark.browser
 
@@ -85,8 +85,7 @@ def screenshot(page, stem):
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_renders_without_errors(voila_url, browser, page_path):
     page = browser.new_page(viewport={"width": 1200, "height": 800})
-    outside = []   # requests to anyone but the Voilà server (Voilà's stock page loads Font Awesome from a CDN)
-    page.on("request", lambda r: None if r.url.startswith((voila_url, "blob:", "data:")) else outside.append(r.url))
+    outside = outside_requests(page, voila_url)   # Voilà's stock page loads Font Awesome from a CDN
     try:
         page.goto(f"{voila_url}/voila/render/{page_path}", timeout=120_000)
         page.wait_for_selector("h1", timeout=120_000)
