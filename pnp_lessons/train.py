@@ -251,6 +251,22 @@ def _init_weights(net: DRUNetLight, source: str) -> None:
     net.load_state_dict(src.net.state_dict())
 
 
+def _init_card(source: str) -> dict | None:
+    """The card of the weights ``--init-from`` names: a shipped name, or ``<file>.json`` beside a file."""
+    from .denoisers.weights import list_shipped, read_card
+
+    if source in list_shipped():
+        return read_card(source)
+    beside = Path(source).with_suffix(".json")
+    if beside.is_file():
+        try:
+            card = json.loads(beside.read_text())
+        except (OSError, ValueError):
+            return None
+        return card if isinstance(card, dict) else None
+    return None
+
+
 def _hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA {torch.cuda.get_device_name(device)}"
@@ -300,6 +316,8 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
     run_dir = Path(cfg.run_dir) / cfg.name
     ckpt_path = run_dir / "last.pt"
     step, elapsed, history, val_log = 0, 0.0, [], []
+    # read now: exporting under the same name would overwrite the card the history comes from
+    init_card = _init_card(cfg.init_from) if cfg.init_from else None
     if cfg.init_from and not ckpt_path.exists():
         _init_weights(net, cfg.init_from)
         if rank == 0:
@@ -432,6 +450,15 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
             "date": time.strftime("%Y-%m-%d"),
         }
         from .denoisers.weights import export_weights
+
+        if cfg.init_from:
+            source = Path(cfg.init_from).name  # a shipped name, or a file name (not a machine path)
+            if init_card is not None:  # this run is the next stage of the weights it started from
+                from .denoisers.card import chain_training
+
+                train_info = chain_training(init_card, train_info, source)
+            else:
+                train_info["init_from"] = source
 
         result["export"] = export_weights(
             net, cfg.name, kind=cfg.kind, preset=cfg.preset, out_dir=cfg.export_dir,

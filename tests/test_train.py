@@ -121,3 +121,25 @@ def test_init_from_exported_weights(image_dir, tmp_path):
         assert torch.equal(v, first["net"].state_dict()[k].half().float())
     with pytest.raises(ValueError, match="init_from .* has config"):
         train(tiny_cfg(image_dir, tmp_path, steps=0, name="c-grey", nc=(4, 4, 4, 4), init_from=path))
+
+
+def test_a_run_started_from_weights_keeps_their_history_in_the_card(image_dir, tmp_path):
+    """Stage 2 from stage 1's export, stage 3 from stage 2's: the card lists both earlier stages."""
+    w = tmp_path / "w"
+    one = train(tiny_cfg(image_dir, tmp_path, steps=2, name="s-grey", crop=16))
+    card1 = json.loads((w / "s-grey.json").read_text())
+    assert "stage_1" not in card1["training"] and "init_from" not in card1["training"]
+    # same name and folder: the export overwrites the card the history is read from
+    train(tiny_cfg(image_dir, tmp_path, steps=3, name="s-grey", run_dir=str(tmp_path / "r2"),
+                   init_from=one["export"]["weights"]))
+    card2 = json.loads((w / "s-grey.json").read_text())
+    t2 = card2["training"]
+    assert t2["steps"] == 3 and t2["stage"] == 2 and t2["total_steps"] == 5
+    assert t2["init_from"] == "s-grey.safetensors"
+    assert t2["stage_1"]["steps"] == 2 and t2["stage_1"]["crop"] == 16 and t2["crop"] == 24
+    train(tiny_cfg(image_dir, tmp_path, steps=1, name="s-grey", run_dir=str(tmp_path / "r3"),
+                   init_from=str(w / "s-grey.safetensors")))
+    t3 = json.loads((w / "s-grey.json").read_text())["training"]
+    assert (t3["stage"], t3["total_steps"]) == (3, 6)
+    assert [t3["stage_1"]["steps"], t3["stage_2"]["steps"]] == [2, 3]
+    assert "stage_1" not in t3["stage_2"]  # stages are not nested

@@ -183,6 +183,38 @@ def test_shipped_weights_load_offline_and_denoise(name):
     assert float(((d - x) ** 2).mean()) < 0.5 * float(((y - x) ** 2).mean())
 
 
+@pytest.mark.parametrize("name", ["gsdrunet-small-grey"])
+def test_shipped_card_history_adds_up(name):
+    """The card's stages are stage_1..stage_N and its total_steps is their sum (a stage counted
+    twice, or one card's figures copied into another stage, breaks this)."""
+    from pnp_lessons.denoisers.card import card_stages
+
+    if name not in W.list_shipped():
+        pytest.skip(f"{name} is not in data/weights yet")
+    card = W.read_card(name)
+    stages = card_stages(card)
+    steps = [s["steps"] for s in stages]
+    assert all(isinstance(n, int) and n > 0 for n in steps), steps
+    if len(stages) > 1:
+        assert card["training"]["total_steps"] == sum(steps)
+        assert len({json.dumps(s, sort_keys=True) for s in stages}) == len(stages)  # no stage repeated
+
+
+def test_card_stages_errors_and_order():
+    from pnp_lessons.denoisers.card import card_stages, chain_training
+
+    t = {f"stage_{i}": {"steps": i} for i in range(1, 12)}  # stage_10 sorts after stage_9, not stage_1
+    assert [s["steps"] for s in card_stages({"training": {**t, "steps": 99}})] == list(range(1, 12)) + [99]
+    with pytest.raises(ValueError, match="stage_1..stage_N without gaps"):
+        card_stages({"training": {"stage_1": {}, "stage_3": {}}})
+    with pytest.raises(TypeError, match="card must be a dict"):
+        card_stages("gsdrunet-small-grey")
+    with pytest.raises(ValueError, match="'steps'"):
+        chain_training({}, {}, "x")
+    # an external checkpoint's card says nothing of its steps: no total is made up
+    assert "total_steps" not in chain_training({"name": "authors"}, {"steps": 4}, "GSDRUNet.ckpt")
+
+
 def test_lightning_attributedict_hyperparameters_are_read_as_dict(tmp_path, monkeypatch):
     import sys
     import types

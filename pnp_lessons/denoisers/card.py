@@ -1,0 +1,96 @@
+"""The training history a weight card keeps when one run starts from another's weights.
+
+A card (``data/weights/<name>.json``, written by :func:`pnp_lessons.denoisers.weights.export_weights`)
+describes the run that produced the file in ``training``. A run started with ``--init-from`` is
+the next *stage* of the same network: its card must also say what the earlier stages did, or
+the steps, data and hardware behind the weights are lost. :func:`chain_training` does that:
+the earlier stages go to ``training["stage_1"]``, ``training["stage_2"]``, ... (oldest first)
+and ``training["total_steps"]`` sums them with this run.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: The fields of a card's ``training`` that describe one stage.
+STAGE_KEYS = ("data", "images", "steps", "wall_time_s", "optimizer", "crop", "batch", "hardware",
+              "wall_time_note", "date")
+
+#: The noise levels (0..255) of the evaluation summary kept per stage (the bars of the denoiser table).
+SUMMARY_SIGMAS = ("15", "25", "50")
+
+_STAGE = re.compile(r"stage_(\d+)")
+_EVAL_SET = re.compile(r"(\S+) \((\d+) images\)")
+
+
+def card_stages(card: dict) -> list[dict]:
+    """Every training stage a card records, oldest first; the card's own run is the last.
+
+    The card's own stage is its ``training`` fields listed in :data:`STAGE_KEYS`, plus, for each
+    test set in its ``evaluation`` (keys like ``"Set12 (12 images)"``), the PSNRs at
+    :data:`SUMMARY_SIGMAS` as ``set12_psnr_15_25_50``.
+
+    Examples
+    --------
+    >>> card = {"training": {"steps": 30, "crop": 64, "stage_1": {"steps": 10}},
+    ...         "evaluation": {"Set12 (12 images)": {"5": 37.0, "15": 32.0, "25": 30.0, "50": 26.0}}}
+    >>> card_stages(card)
+    [{'steps': 10}, {'steps': 30, 'crop': 64, 'set12_psnr_15_25_50': [32.0, 30.0, 26.0]}]
+    """
+    if not isinstance(card, dict):
+        raise TypeError(f"card must be a dict (a parsed JSON card), got {type(card).__name__}")
+    t = card.get("training") or {}
+    numbered = sorted((int(m.group(1)), k) for k in t if (m := _STAGE.fullmatch(k)))
+    if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)):
+        raise ValueError(f"card's training stages must be stage_1..stage_N without gaps, got {[k for _, k in numbered]}")
+    stages = [dict(t[k]) for _, k in numbered]
+    own = {k: t[k] for k in STAGE_KEYS if k in t}
+    for key, val in (card.get("evaluation") or {}).items():
+        m = _EVAL_SET.fullmatch(key)
+        if m and isinstance(val, dict) and all(s in val for s in SUMMARY_SIGMAS):
+            own[f"{m.group(1).lower()}_psnr_{'_'.join(SUMMARY_SIGMAS)}"] = [val[s] for s in SUMMARY_SIGMAS]
+    stages.append(own)
+    return stages
+
+
+def chain_training(previous_card: dict, training: dict, source: str) -> dict:
+    """The ``training`` block of a run initialised from weights whose card is ``previous_card``.
+
+    Parameters
+    ----------
+    previous_card : dict
+        The card of the weights the run started from (read *before* the run overwrites them).
+    training : dict
+        This run's own ``training`` block (its ``steps`` count this run only).
+    source : str
+        What ``--init-from`` named (a shipped name or a file), recorded as ``init_from``.
+
+    Returns
+    -------
+    dict
+        ``training`` plus ``stage_1`` .. ``stage_K`` (the earlier stages), ``stage`` = K + 1,
+        ``init_from`` and ``total_steps`` (omitted when an earlier stage does not say its steps,
+        e.g. an external checkpoint).
+
+    Examples
+    --------
+    >>> prev = {"training": {"steps": 30, "stage_1": {"steps": 10}}}
+    >>> t = chain_training(prev, {"steps": 5}, "gsdrunet-small-grey")
+    >>> t["stage"], t["total_steps"], t["stage_2"]
+    (3, 45, {'steps': 30})
+    """
+    if "steps" not in training:
+        raise ValueError("training must hold this run's 'steps'")
+    stages = card_stages(previous_card)
+    out = {k: v for k, v in training.items() if not _STAGE.fullmatch(k)}
+    for i, s in enumerate(stages, 1):
+        out[f"stage_{i}"] = s
+    out["stage"] = len(stages) + 1
+    out["init_from"] = str(source)
+    out.pop("total_steps", None)
+    if all(isinstance(s.get("steps"), int) for s in stages):
+        out["total_steps"] = sum(s["steps"] for s in stages) + int(training["steps"])
+    return out
+
+
+__all__ = ["card_stages", "chain_training", "STAGE_KEYS", "SUMMARY_SIGMAS"]
