@@ -447,6 +447,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
             "grad_clip_norm": cfg.clip,
             "sigma_train": f"U[0, {cfg.sigma_max}]/255 per sample",
             "amp": amp,
+            "seed": cfg.seed,
             "date": time.strftime("%Y-%m-%d"),
         }
         from .denoisers.weights import export_weights

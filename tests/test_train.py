@@ -52,7 +52,7 @@ def test_tiny_gs_training_lowers_loss_and_round_trips(image_dir, tmp_path):
         assert torch.equal(den.net.state_dict()[k], stored[k].float())
         assert torch.equal(stored[k], v.half())
     card = json.loads((tmp_path / "w" / "tiny-grey.json").read_text())
-    assert card["training"]["steps"] == 40 and card["training"]["crop"] == 24
+    assert card["training"]["steps"] == 40 and card["training"]["crop"] == 24 and card["training"]["seed"] == 0
     assert set(card["validation"]["psnr_fp32"]) == {"5", "15", "25", "50"}
     assert card["nc"] == [8, 8, 8, 8] and card["kind"] == "gs"
 
