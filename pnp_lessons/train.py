@@ -316,8 +316,9 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
     run_dir = Path(cfg.run_dir) / cfg.name
     ckpt_path = run_dir / "last.pt"
     step, elapsed, history, val_log = 0, 0.0, [], []
-    # read now: exporting under the same name would overwrite the card the history comes from
-    init_card = _init_card(cfg.init_from) if cfg.init_from else None
+    # The card of the weights the run starts from, read when it starts (an export under the same
+    # name overwrites it) and kept in the checkpoint: on resume the file may already be this run's.
+    init_card = _init_card(cfg.init_from) if cfg.init_from and not ckpt_path.exists() else None
     if cfg.init_from and not ckpt_path.exists():
         _init_weights(net, cfg.init_from)
         if rank == 0:
@@ -331,6 +332,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
         val_log = json.loads(ck["val_log"])
         gen.set_state(ck["gen_state"])
         torch.set_rng_state(ck["rng_state"])
+        init_card = json.loads(ck.get("init_card", "null"))
         if rank == 0:
             print(f"resumed {ckpt_path} at step {step} ({elapsed / 60:.1f} min done)", flush=True)
 
@@ -363,6 +365,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
                 "config": json.dumps(asdict(cfg), default=list),
                 "gen_state": gen.get_state(),
                 "rng_state": torch.get_rng_state(),
+                "init_card": json.dumps(init_card),
             },
             tmp,
         )

@@ -143,3 +143,9 @@ def test_a_run_started_from_weights_keeps_their_history_in_the_card(image_dir, t
     assert (t3["stage"], t3["total_steps"]) == (3, 6)
     assert [t3["stage_1"]["steps"], t3["stage_2"]["steps"]] == [2, 3]
     assert "stage_1" not in t3["stage_2"]  # stages are not nested
+    # resuming stage 3 to more steps, after its export overwrote the card: still 3 stages, not 4
+    train(tiny_cfg(image_dir, tmp_path, steps=2, name="s-grey", run_dir=str(tmp_path / "r3"),
+                   init_from=str(w / "s-grey.safetensors")))
+    t3b = json.loads((w / "s-grey.json").read_text())["training"]
+    assert (t3b["stage"], t3b["steps"], t3b["total_steps"]) == (3, 2, 7)
+    assert [t3b["stage_1"]["steps"], t3b["stage_2"]["steps"]] == [2, 3]
