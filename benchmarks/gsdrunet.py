@@ -63,6 +63,7 @@ def main(argv=None):
     print(f"device: {describe_device(dev)}, torch {torch.__version__}, image {a.size}x{a.size}, "
           f"median of {a.repeats}")
     print(f"{'preset':<7} {'ch':>2} {'params':>11} {'forward ms':>11} {'GS step ms':>11} {'GS/forward':>10}"
+          f" {'NHWC fwd ms':>11} {'NHWC GS ms':>10} {'NHWC speed-up':>13}"
           + (f" {'train plain s':>13} {'train GS s':>10} {'ratio':>6}" if a.train else ""))
     for preset in a.presets:
         for ch in (1, 3):
@@ -73,8 +74,14 @@ def main(argv=None):
             with torch.no_grad():
                 t_fwd = timeit(lambda: plain.denoise(x, 25 / 255), a.repeats, dev)
                 t_gs = timeit(lambda: gs.denoise(x, 25 / 255), a.repeats, dev)
+            # the layout load_denoiser uses on the CPU (weights.py, _place), against the default, same run
+            net.to(memory_format=torch.channels_last)
+            with torch.no_grad():
+                c_fwd = timeit(lambda: plain.denoise(x, 25 / 255), a.repeats, dev)
+                c_gs = timeit(lambda: gs.denoise(x, 25 / 255), a.repeats, dev)
+            net.to(memory_format=torch.contiguous_format)
             line = (f"{preset:<7} {ch:>2} {count_parameters(net):>11,} {t_fwd:>11.1f} {t_gs:>11.1f} "
-                    f"{t_gs / t_fwd:>10.2f}")
+                    f"{t_gs / t_fwd:>10.2f} {c_fwd:>11.1f} {c_gs:>10.1f} {t_gs / c_gs:>12.2f}x")
             if a.train:
                 xb = torch.rand(16, ch, 64, 64, device=dev)
                 sb = torch.rand(16, device=dev) * 50 / 255

@@ -183,6 +183,23 @@ def test_shipped_weights_load_offline_and_denoise(name):
     assert float(((d - x) ** 2).mean()) < 0.5 * float(((y - x) ** 2).mean())
 
 
+def test_cpu_load_uses_channels_last_with_the_same_output(tmp_path):
+    """Loaded on the CPU, the convolutions are stored NHWC (faster oneDNN kernels); the
+    denoiser, its gradient and a NCHW input give the same values as the default layout."""
+    net = DRUNetLight(1, (8, 8, 8, 8), 1)
+    W.export_weights(net, "cl-grey", out_dir=tmp_path)
+    den = W.load_denoiser("cl-grey", device="cpu", folder=tmp_path)
+    conv = next(p for p in den.net.parameters() if p.dim() == 4 and p.shape[-1] > 1)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    ref = GSDenoiser(DRUNetLight(1, (8, 8, 8, 8), 1)).eval()
+    ref.net.load_state_dict({k: v.contiguous() for k, v in den.net.state_dict().items()})
+    x = torch.rand(2, 1, 20, 28, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(den.denoise(x, 0.1), ref.denoise(x, 0.1), rtol=0, atol=1e-5)
+        torch.testing.assert_close(den.potential(x, 0.1), ref.potential(x, 0.1), rtol=1e-5, atol=1e-7)
+    assert den.denoise(x, 0.1).is_contiguous()  # what callers get back is a plain NCHW image
+
+
 @pytest.mark.parametrize("name", ["gsdrunet-small-grey"])
 def test_shipped_card_history_adds_up(name):
     """The card's stages are stage_1..stage_N and its total_steps is their sum (a stage counted
