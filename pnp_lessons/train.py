@@ -316,10 +316,11 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
     run_dir = Path(cfg.run_dir) / cfg.name
     ckpt_path = run_dir / "last.pt"
     step, elapsed, history, val_log = 0, 0.0, [], []
-    # The card of the weights the run starts from, read when it starts (an export under the same
-    # name overwrites it) and kept in the checkpoint: on resume the file may already be this run's.
-    init_card = _init_card(cfg.init_from) if cfg.init_from and not ckpt_path.exists() else None
+    init_card = None
     if cfg.init_from and not ckpt_path.exists():
+        # The card of the weights the run starts from, read now (an export under the same name
+        # overwrites it) and kept in the checkpoint: on resume the file may already be this run's.
+        init_card = _init_card(cfg.init_from)
         _init_weights(net, cfg.init_from)
         if rank == 0:
             print(f"initialised the network from {cfg.init_from}", flush=True)
