@@ -14,6 +14,7 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from typing import Callable
 
@@ -112,6 +113,9 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--only-cached", action="store_true", help="compute nothing: table from --cache, '–' elsewhere")
     p.add_argument("--self-ensemble", action="store_true",
                    help="add the x8 dihedral self-ensemble of each GS-DRUNet (still a gradient step; eight gradient evaluations per image)")
+    p.add_argument("--card", default=None, metavar="NAME",
+                   help="write the evaluation of the weights NAME (with the other rows as peers) into their card "
+                        "NAME.json in $PNP_LESSONS_WEIGHTS or data/weights")
 
     def run(a):
         from .denoisers.evaluate import evaluate_denoisers
@@ -124,11 +128,29 @@ def _add_eval(p: argparse.ArgumentParser):
             else:
                 limit = int(tok)
         try:
-            evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
-                               limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device,
-                               seed=a.seed, markdown=a.markdown, cache=a.cache, time_size=a.time_size,
-                               self_ensemble=a.self_ensemble)
-        except ValueError as e:  # a bad --methods / --sets: say which, no traceback
+            if a.card:
+                from .denoisers.weights import list_shipped, read_card
+
+                if a.card not in list_shipped():
+                    raise ValueError(f"--card {a.card!r}: no such weights; present: {list_shipped() or 'none'}")
+                channels = read_card(a.card).get("channels")
+                if channels != (3 if a.colour else 1):
+                    raise ValueError(f"--card {a.card!r} has {channels} channel(s): evaluate it "
+                                     + ("without" if a.colour else "with") + " --colour")
+                if a.methods and not any(m.lower() == a.card.lower() for m in a.methods):
+                    a.methods = [*a.methods, a.card]
+            res = evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
+                                     limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device,
+                                     seed=a.seed, markdown=a.markdown, cache=a.cache, time_size=a.time_size,
+                                     self_ensemble=a.self_ensemble)
+            if a.card:
+                from .denoisers.card import evaluation_block, write_evaluation
+                from .denoisers.evaluate import _label
+
+                command = "pnp-lessons " + " ".join(shlex.quote(t) for t in getattr(a, "_argv", sys.argv[1:]))
+                block = evaluation_block(res, _label(a.card), command, dtype=read_card(a.card).get("dtype", ""))
+                print(f"evaluation written into {write_evaluation(a.card, block)}")
+        except ValueError as e:  # a bad --methods / --sets / --card: say which, no traceback
             print(f"pnp-lessons evaluate-denoisers: error: {e}", file=sys.stderr)
             return 2
         return 0
@@ -153,6 +175,7 @@ def main(argv=None) -> int:
     """Run ``pnp-lessons`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # the command, as typed (kept in cards)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 
 import pytest
 import torch
@@ -296,3 +297,49 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
                  "--methods", "nmm", "--device", "cpu"]) == 2
 
+
+
+def test_evaluate_card_writes_the_measured_evaluation(tmp_path, monkeypatch, capsys):
+    """``evaluate-denoisers --card NAME`` stores the row it measured, and its peers, in NAME's card."""
+    from PIL import Image
+
+    from pnp_lessons.cli import main
+    from pnp_lessons.denoisers.card import card_stages
+
+    for st, n in (("Set12", 2), ("BSD68", 3)):
+        (tmp_path / "data" / st).mkdir(parents=True)
+        for i in range(n):
+            a = (torch.rand(24, 24, generator=torch.Generator().manual_seed(10 * n + i)) * 255).to(torch.uint8).numpy()
+            Image.fromarray(a).save(tmp_path / "data" / st / f"{i:02d}.png")
+    W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gsdrunet-small-grey", out_dir=tmp_path / "w",
+                     training={"steps": 7})
+    W.export_weights(DRUNetLight(3, (4, 4, 4, 4), 1), "gsdrunet-small-colour", out_dir=tmp_path / "w")
+    monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "w"))
+    before = W.read_card("gsdrunet-small-grey")
+    argv = ["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "BSD68",
+            "--sigmas", "15", "25", "--methods", "tv", "--device", "cpu", "--time-size", "32",
+            "--cache", str(tmp_path / "c.json"), "--card", "gsdrunet-small-grey"]
+    assert main(argv) == 0
+    card = W.read_card("gsdrunet-small-grey")
+    ev = card["evaluation"]
+    cached = json.loads((tmp_path / "c.json").read_text())
+    # the figures are the table's, rounded to 0.01 dB; the row was added although --methods named only tv
+    assert ev["Set12 (2 images)"] == {g: round(cached[f"GS-DRUNet small|Set12|{g}|2|0"], 2) for g in ("15", "25")}
+    assert ev["BSD68 (3 images)"]["25"] == round(cached["GS-DRUNet small|BSD68|25|3|0"], 2)
+    assert ev["peers_same_protocol"] == {"TV": {"Set12": [round(cached[f"TV|Set12|{g}|2|0"], 2) for g in ("15", "25")],
+                                                "BSD68": [round(cached[f"TV|BSD68|{g}|3|0"], 2) for g in ("15", "25")]}}
+    assert ev["command"].startswith("pnp-lessons evaluate-denoisers --data-root") and "--card gsdrunet-small-grey" in ev["command"]
+    assert ev["noise_seed"] == 0 and ev["weights"] == "this file (float16)" and ev["ms_per_32x32"] > 0
+    assert {k: v for k, v in card.items() if k != "evaluation"} == before  # nothing else touched
+    assert card_stages(card)[-1]["steps"] == 7
+    # wrong channels, unknown name, or an unmeasured cell: exit 2 with the reason, the cards left as they were
+    base = argv[:argv.index("--sigmas")] + argv[argv.index("--methods"):argv.index("--card")]
+    for extra, why in ((["--sigmas", "25", "--card", "gsdrunet-small-colour"], "has 3 channel"),
+                       (["--sigmas", "25", "--card", "gsdrunet-tiny-grey"], "no such weights"),
+                       (["--sigmas", "50", "--only-cached", "--card", "gsdrunet-small-grey"], r"no Set12 PSNR at sigma \['50'\]")):
+        capsys.readouterr()
+        assert main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert "error" in err and re.search(why, err), err
+    assert W.read_card("gsdrunet-small-grey") == card
+    assert "evaluation" not in W.read_card("gsdrunet-small-colour")

@@ -6,11 +6,19 @@ the next *stage* of the same network: its card must also say what the earlier st
 the steps, data and hardware behind the weights are lost. :func:`chain_training` does that:
 the earlier stages go to ``training["stage_1"]``, ``training["stage_2"]``, ... (oldest first)
 and ``training["total_steps"]`` sums them with this run.
+
+A card's ``evaluation`` block holds what ``pnp-lessons evaluate-denoisers`` measured for the
+file: :func:`evaluation_block` builds it from the table's result (with the peers measured in the
+same run) and :func:`write_evaluation` stores it in the card, so no figure is copied by hand.
 """
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
 import re
+from pathlib import Path
 
 #: The fields of a card's ``training`` that describe one stage.
 STAGE_KEYS = ("data", "images", "steps", "wall_time_s", "optimizer", "crop", "batch", "hardware",
@@ -93,4 +101,91 @@ def chain_training(previous_card: dict, training: dict, source: str) -> dict:
     return out
 
 
-__all__ = ["card_stages", "chain_training", "STAGE_KEYS", "SUMMARY_SIGMAS"]
+def _row(psnr: dict, set_name: str, sigmas) -> list:
+    return [None if psnr.get(set_name, {}).get(g) is None else round(float(psnr[set_name][g]), 2) for g in sigmas]
+
+
+def evaluation_block(result: dict, label: str, command: str = "", dtype: str = "float16",
+                     date: str | None = None) -> dict:
+    """The ``evaluation`` block of a card, from what :func:`~pnp_lessons.denoisers.evaluate.evaluate_denoisers` returned.
+
+    Parameters
+    ----------
+    result : dict
+        The table's result (``psnr``, ``ms``, ``sigmas``, ``images``, ``seed``, ``device``, ...).
+    label : str
+        The table row of the weights the card describes (e.g. ``"GS-DRUNet small"``).
+    command : str
+        The command that measured it (kept so anyone can rerun it).
+    dtype : str
+        The stored dtype of the weights (the card's ``dtype``).
+
+    Returns
+    -------
+    dict
+        ``"<set> (<n> images)": {sigma: dB}`` for each set (the keys :func:`card_stages` reads),
+        the other rows of the same run under ``peers_same_protocol``, the time per image, the noise
+        seed, the device and the date.
+
+    Raises
+    ------
+    ValueError
+        If ``label`` is not a row of ``result``, or one of its cells was not measured (a card
+        must not carry a gap where a figure belongs).
+
+    Examples
+    --------
+    >>> res = {"psnr": {"A": {"Set12": {15.0: 32.361}}, "BM3D": {"Set12": {15.0: 32.39}}},
+    ...        "ms": {"A": 58.2}, "sigmas": [15.0], "images": {"Set12": 12}, "seed": 0,
+    ...        "time_size": 256, "device": "CPU (2 threads)", "torch": "2.13.0"}
+    >>> b = evaluation_block(res, "A", date="2026-11-22")
+    >>> b["Set12 (12 images)"], b["peers_same_protocol"]
+    ({'15': 32.36}, {'BM3D': {'Set12': [32.39]}})
+    """
+    psnr = result.get("psnr", {})
+    if label not in psnr:
+        raise ValueError(f"label {label!r} is not a row of the result; rows: {sorted(psnr)}")
+    sigmas = list(result["sigmas"])
+    keys = [f"{g:g}" for g in sigmas]
+    block: dict = {"command": command, "noise_seed": result.get("seed", 0), "weights": f"this file ({dtype})",
+                   "sigmas": keys}
+    for set_name, n in result["images"].items():
+        vals = _row(psnr[label], set_name, sigmas)
+        missing = [k for k, v in zip(keys, vals) if v is None]
+        if missing:
+            raise ValueError(f"row {label!r} has no {set_name} PSNR at sigma {missing}: nothing written "
+                             "(was it run with --only-cached?)")
+        block[f"{set_name} ({n} images)"] = dict(zip(keys, vals))
+    peers = {m: {s: _row(psnr[m], s, sigmas) for s in result["images"]} for m in psnr if m != label}
+    if peers:
+        block["peers_same_protocol"] = peers
+    ms = result.get("ms", {}).get(label)
+    if ms is not None:
+        size = result.get("time_size", 256)
+        block[f"ms_per_{size}x{size}"] = round(float(ms))
+    for k in ("device", "torch"):
+        if k in result:
+            block[k] = result[k]
+    block["date"] = date or datetime.date.today().isoformat()
+    return block
+
+
+def write_evaluation(name: str, block: dict, folder=None) -> Path:
+    """Store ``block`` as the ``evaluation`` of the card ``<folder>/<name>.json``; return its path.
+
+    ``folder`` defaults to :func:`pnp_lessons.denoisers.weights.weights_dir` (``$PNP_LESSONS_WEIGHTS``
+    or ``data/weights``). The rest of the card is kept as it is; the file is replaced atomically.
+    """
+    from .weights import read_card, weights_dir
+
+    d = Path(folder) if folder is not None else weights_dir()
+    card = read_card(name, d)
+    card["evaluation"] = block
+    path = d / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+__all__ = ["card_stages", "chain_training", "evaluation_block", "write_evaluation", "STAGE_KEYS", "SUMMARY_SIGMAS"]

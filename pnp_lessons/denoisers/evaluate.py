@@ -156,6 +156,10 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
                        self_ensemble: bool = False) -> dict:
     """Compute and print the table; return ``{"psnr": {method: {set: {sigma: dB}}}, "ms": ..., "notes": ...}``.
 
+    The returned dict also says how it was measured (``sigmas``, ``images`` per set, ``seed``,
+    ``time_size``, ``device``, ``torch``): :func:`pnp_lessons.denoisers.card.evaluation_block`
+    turns it into the ``evaluation`` block of a weight card.
+
     Parameters
     ----------
     data_root : str or Path, optional
@@ -250,7 +254,9 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         out("note: " + n)
     if markdown:
         Path(markdown).write_text(table + "\n" + footer.strip() + "\n" + "".join(f"\n- {n}" for n in notes) + "\n")
-    return {"psnr": res, "ms": ms, "notes": notes, "table": table}
+    return {"psnr": res, "ms": ms, "notes": notes, "table": table, "sigmas": [float(g) for g in sigmas],
+            "images": {s: len(v) for s, v in data.items()}, "seed": seed, "time_size": time_size,
+            "device": describe_device(dev), "torch": torch.__version__}
 
 
 __all__ = ["evaluate_denoisers", "available_methods", "TV_FACTOR"]
