@@ -92,7 +92,7 @@ def available_methods(colour: bool = False, device=None,
     """
     from .ensemble import dihedral_ensemble
     from .gsdrunet import GSDenoiser
-    from .weights import list_shipped, load_denoiser
+    from .weights import ENV_VAR, list_shipped, load_denoiser, weights_dir
 
     methods, notes = {}, []
     for label, maker in (("NLM", _nlm_row), ("TV", _tv_row), ("BM3D", _bm3d_row)):
@@ -102,6 +102,7 @@ def available_methods(colour: bool = False, device=None,
         else:
             methods[label] = f
     suffix = "-colour" if colour else "-grey"
+    where = "data/weights" if not os.environ.get(ENV_VAR) else weights_dir()  # $PNP_LESSONS_WEIGHTS if set
     shipped = [n for n in list_shipped() if n.endswith(suffix)]
     for want in ("drunet-small", "gsdrunet-small", "gsdrunet-paper"):
         name = want + suffix
@@ -111,7 +112,7 @@ def available_methods(colour: bool = False, device=None,
             if self_ensemble and isinstance(den, GSDenoiser):
                 methods[_label(name) + " ×8"] = dihedral_ensemble(den).denoise
         else:
-            notes.append(f"{_label(name)}: no weights '{name}' in data/weights (not trained/shipped yet)")
+            notes.append(f"{_label(name)}: no weights '{name}' in {where} (not trained/shipped yet)")
     return methods, notes
 
 
