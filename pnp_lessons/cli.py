@@ -133,7 +133,8 @@ def _add_eval(p: argparse.ArgumentParser):
 
                 if a.card not in list_shipped():
                     raise ValueError(f"--card {a.card!r}: no such weights; present: {list_shipped() or 'none'}")
-                channels = read_card(a.card).get("channels")
+                card = read_card(a.card)
+                channels = card.get("channels")
                 if channels != (3 if a.colour else 1):
                     raise ValueError(f"--card {a.card!r} has {channels} channel(s): evaluate it "
                                      + ("without" if a.colour else "with") + " --colour")
@@ -148,7 +149,7 @@ def _add_eval(p: argparse.ArgumentParser):
                 from .denoisers.evaluate import _label
 
                 command = "pnp-lessons " + " ".join(shlex.quote(t) for t in getattr(a, "_argv", sys.argv[1:]))
-                block = evaluation_block(res, _label(a.card), command, dtype=read_card(a.card).get("dtype", ""))
+                block = evaluation_block(res, _label(a.card), command, dtype=card.get("dtype", ""))
                 print(f"evaluation written into {write_evaluation(a.card, block)}")
         except ValueError as e:  # a bad --methods / --sets / --card: say which, no traceback
             print(f"pnp-lessons evaluate-denoisers: error: {e}", file=sys.stderr)
