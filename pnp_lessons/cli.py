@@ -44,7 +44,8 @@ def command(name: str, help: str = ""):
 @command("train", help="train a GS-DRUNet / DRUNet-light denoiser and export it to data/weights")
 def _add_train(p: argparse.ArgumentParser):
     p.add_argument("--name", default="gsdrunet-small-grey", help="run and weight-file name")
-    p.add_argument("--train-dir", required=True, help="folder of training images (e.g. ../shared/data/Train400)")
+    p.add_argument("--train-dir", required=True, nargs="+",
+                   help="folder(s) of training images (e.g. ../shared/data/Train400); several are pooled")
     p.add_argument("--val-dir", default=None, help="folder of validation images (e.g. ../shared/data/Set12)")
     p.add_argument("--kind", choices=("gs", "drunet"), default="gs")
     p.add_argument("--preset", choices=("small", "paper"), default="small")
@@ -75,7 +76,7 @@ def _add_train(p: argparse.ArgumentParser):
         from .train import TrainConfig, describe, train
 
         cfg = TrainConfig(
-            name=a.name, train_dir=a.train_dir, val_dir=a.val_dir, kind=a.kind, preset=a.preset,
+            name=a.name, train_dir=a.train_dir[0] if len(a.train_dir) == 1 else tuple(a.train_dir), val_dir=a.val_dir, kind=a.kind, preset=a.preset,
             channels=a.channels, crop=a.crop, batch=a.batch, steps=a.steps, max_minutes=a.max_minutes,
             lr=a.lr, lr_milestones=tuple(a.lr_milestones), clip=a.clip, val_every=a.val_every,
             val_limit=a.val_limit or None, ckpt_every=a.ckpt_every, run_dir=a.run_dir,

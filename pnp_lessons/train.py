@@ -87,6 +87,31 @@ def load_image_folder(folder, channels: int = 1, limit: int | None = None) -> li
     return out
 
 
+def _dirs(train_dir) -> list:
+    return [train_dir] if isinstance(train_dir, (str, Path)) else list(train_dir)
+
+
+def load_training_images(train_dir, channels: int = 1, limit: int | None = None) -> list[torch.Tensor]:
+    """The images of one folder or of several folders pooled (each folder read by :func:`load_image_folder`).
+
+    Crops are drawn image by image (:func:`random_crops`), so in a pool each *image* is equally likely,
+    whatever its size: 400 Train400 images (180x180) next to 432 CBSD432 images (481x321) give
+    about half the crops each.
+
+    Examples
+    --------
+    >>> import tempfile, PIL.Image
+    >>> a, b = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> PIL.Image.new("L", (9, 7)).save(a + "/x.png"); PIL.Image.new("L", (5, 5)).save(b + "/y.png")
+    >>> [t.shape[-1] for t in load_training_images([a, b])]
+    [9, 5]
+    """
+    dirs = _dirs(train_dir)
+    if not dirs:
+        raise ValueError("train_dir names no folder")
+    return [im for d in dirs for im in load_image_folder(d, channels, limit)]
+
+
 def random_crops(images: list[torch.Tensor], batch: int, size: int, gen: torch.Generator) -> torch.Tensor:
     """A batch of random ``size x size`` crops with random horizontal/vertical flips.
 
@@ -121,7 +146,7 @@ class TrainConfig:
     """Everything a run depends on (stored in checkpoints and in the weight card)."""
 
     name: str = "gsdrunet-small-grey"
-    train_dir: str = "../shared/data/Train400"
+    train_dir: str | tuple = "../shared/data/Train400"  # one folder, or several whose images are pooled
     val_dir: str | None = "../shared/data/Set12"
     kind: str = "gs"  # "gs" (GS-DRUNet) or "drunet" (plain DRUNet-light)
     preset: str = "small"
@@ -303,7 +328,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
     amp = cfg.amp if cfg.amp is not None else (device.type == "cuda" and cfg.kind == "drunet")
     amp = bool(amp) and device.type == "cuda"
 
-    images = load_image_folder(cfg.train_dir, cfg.channels, cfg.train_limit)
+    images = load_training_images(cfg.train_dir, cfg.channels, cfg.train_limit)
     val_images = load_image_folder(cfg.val_dir, cfg.channels, cfg.val_limit) if cfg.val_dir else []
 
     torch.manual_seed(cfg.seed + rank)
@@ -438,7 +463,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
         final_val = validate(denoiser, val_images, device=device) if val_images else {}
         train_info = {
             "recipe": "GS-PnP reference (Hurault et al. 2022) with the deviations listed in notes",
-            "data": Path(cfg.train_dir).name,  # the folder name, not a machine-specific path
+            "data": "+".join(Path(d).name for d in _dirs(cfg.train_dir)),  # folder names, not machine paths
             "images": len(images),
             "crop": cfg.crop,
             "batch": cfg.batch * world,
@@ -494,4 +519,4 @@ def describe(cfg: TrainConfig) -> str:
             f"{count_parameters(net):,} params, crop {cfg.crop}, batch {cfg.batch}")
 
 
-__all__ = ["TrainConfig", "train", "validate", "load_image_folder", "random_crops", "lr_at", "describe"]
+__all__ = ["TrainConfig", "train", "validate", "load_image_folder", "load_training_images", "random_crops", "lr_at", "describe"]

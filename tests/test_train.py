@@ -113,6 +113,29 @@ def test_cli_train_and_bad_kind(image_dir, tmp_path, capsys):
         train(tiny_cfg(image_dir, tmp_path, kind="nlm"))
 
 
+def test_several_training_folders_are_pooled(image_dir, tmp_path):
+    """``--train-dir A B``: every image of both folders is drawn from, and the card names both."""
+    from pnp_lessons.cli import main
+    from pnp_lessons.train import load_training_images
+
+    other = tmp_path / "Other"
+    other.mkdir()
+    Image.fromarray(np.full((30, 50), 200, np.uint8)).save(other / "flat.png")
+    pooled = load_training_images([str(image_dir), str(other)])
+    assert len(pooled) == 7 and pooled[-1].shape == (1, 1, 30, 50)
+    assert len(load_training_images(str(image_dir))) == 6
+    with pytest.raises(ValueError, match="names no folder"):
+        load_training_images([])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_training_images([str(image_dir), str(tmp_path / "missing")])
+    rc = main(["train", "--name", "pool-grey", "--train-dir", str(image_dir), str(other), "--crop", "16",
+               "--batch", "2", "--steps", "2", "--run-dir", str(tmp_path / "r"), "--export-dir", str(tmp_path / "w"),
+               "--no-progress", "--val-every", "0"])
+    assert rc == 0
+    card = json.loads((tmp_path / "w" / "pool-grey.json").read_text())
+    assert card["training"]["data"] == f"{image_dir.name}+Other" and card["training"]["images"] == 7
+
+
 def test_init_from_exported_weights(image_dir, tmp_path):
     first = train(tiny_cfg(image_dir, tmp_path, steps=2, name="a-grey"))
     path = first["export"]["weights"]
