@@ -75,8 +75,9 @@ def _add_train(p: argparse.ArgumentParser):
     def run(a):
         from .train import TrainConfig, describe, train
 
+        train_dir = a.train_dir[0] if len(a.train_dir) == 1 else tuple(a.train_dir)
         cfg = TrainConfig(
-            name=a.name, train_dir=a.train_dir[0] if len(a.train_dir) == 1 else tuple(a.train_dir), val_dir=a.val_dir, kind=a.kind, preset=a.preset,
+            name=a.name, train_dir=train_dir, val_dir=a.val_dir, kind=a.kind, preset=a.preset,
             channels=a.channels, crop=a.crop, batch=a.batch, steps=a.steps, max_minutes=a.max_minutes,
             lr=a.lr, lr_milestones=tuple(a.lr_milestones), clip=a.clip, val_every=a.val_every,
             val_limit=a.val_limit or None, ckpt_every=a.ckpt_every, run_dir=a.run_dir,

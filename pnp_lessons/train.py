@@ -96,7 +96,7 @@ def load_training_images(train_dir, channels: int = 1, limit: int | None = None)
 
     Crops are drawn image by image (:func:`random_crops`), so in a pool each *image* is equally likely,
     whatever its size: 400 Train400 images (180x180) next to 432 CBSD432 images (481x321) give
-    about half the crops each.
+    about half the crops each. ``limit`` applies to each folder.
 
     Examples
     --------
@@ -519,4 +519,5 @@ def describe(cfg: TrainConfig) -> str:
             f"{count_parameters(net):,} params, crop {cfg.crop}, batch {cfg.batch}")
 
 
-__all__ = ["TrainConfig", "train", "validate", "load_image_folder", "load_training_images", "random_crops", "lr_at", "describe"]
+__all__ = ["TrainConfig", "train", "validate", "load_image_folder", "load_training_images", "random_crops", "lr_at",
+           "describe"]
