@@ -1,7 +1,8 @@
 """Lessons 03, 06, 07, 08: exercise checks (wrong → hint, right → confirmation) and the lesson widgets'
 behaviour without a browser (live runs finish, divergence is reported, Stop cancels, no thread is left running).
 
-The widgets get a tiny untrained GS-DRUNet, so these tests need no shipped weights."""
+The widgets get a tiny untrained GS-DRUNet, so these tests need no shipped weights, except the one that checks
+lesson 06's claim about them (skipped without them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ pytest.importorskip("ipywidgets")
 
 from pnp_lessons.denoisers.gsdrunet import DRUNetLight, GSDenoiser  # noqa: E402
 from pnp_lessons.exercises import check_answer, exercise  # noqa: E402
+from pnp_lessons.metrics import psnr  # noqa: E402
 from pnp_lessons.widgets.lessons import lesson03, lesson06, lesson07, lesson08  # noqa: E402
 
 MODULES = (lesson03, lesson06, lesson07, lesson08)
@@ -117,6 +119,33 @@ def test_potential_path_and_score_figure(tiny):
     assert "potential" in alt
     _, alt, corr = lesson06.score_figure(tiny, x, 0.1)
     assert -1 <= corr <= 1 and "correlation" in alt
+
+
+def test_network_figure_psnrs_are_those_of_the_images_it_shows(tiny):
+    x = torch.rand(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    fig, alt, vals = lesson06.network_figure(tiny, x, 0.1, seed=3)
+    y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        n_out = tiny.net(y, 0.1).clamp(0, 1)
+    assert vals["noisy"] == pytest.approx(psnr(y.clamp(0, 1), x))
+    assert vals["N"] == pytest.approx(psnr(n_out, x))
+    assert vals["D"] == pytest.approx(psnr(tiny.denoise(y, 0.1).clamp(0, 1), x))
+    assert len(fig.axes) == 3 and f"{vals['N']:.2f} dB" in alt and f"{vals['D']:.2f} dB" in alt
+
+
+def test_shipped_network_alone_is_not_the_denoiser():
+    """Lesson 06's claim about the shipped weights: N_σ alone is ~5 dB worse than D_σ (and worse than y at σ = 5)."""
+    from pnp_lessons.denoisers.weights import list_shipped, load_denoiser
+    from pnp_lessons.images import sample
+
+    if "gsdrunet-small-grey" not in list_shipped():
+        pytest.skip("gsdrunet-small-grey is not in data/weights")
+    D = load_denoiser("gsdrunet-small-grey", device="cpu")
+    x = sample("camera", size=64, grey=True)
+    _, _, v25 = lesson06.network_figure(D, x, 25 / 255)
+    assert v25["D"] - v25["N"] > 4 and v25["D"] > v25["noisy"] + 6
+    _, _, v5 = lesson06.network_figure(D, x, 5 / 255)
+    assert v5["N"] < v5["noisy"] < v5["D"]
 
 
 def test_denoising_tables_show_the_paper_and_a_note_or_ours(tiny, tmp_path):

@@ -3,6 +3,7 @@
 * :func:`potential_path` / :func:`path_figure` — g_σ along the straight path from a clean image to a noisy one.
 * :func:`gradient_check` — ⟨∇g_σ(x), v⟩ by autograd against central finite differences, in float64.
 * :func:`score_figure` — ∇g_σ(y) beside the true noise y − x (Tweedie: ∇g_σ ≈ −σ²∇log p_σ).
+* :func:`network_figure` — the network's own output N_σ(y) beside D_σ(y): N_σ is not the denoiser.
 * :func:`denoising_tables` — our measured PSNRs (``docs/denoisers.md`` when present, else the weight card)
   beside the paper's table.
 * :class:`DenoiserComparison` — a σ slider comparing NLM, TV and GS-DRUNet on one image, in the shared
@@ -33,7 +34,8 @@ from .common import LessonWidget, Slider, is_fast, new_figure
 from .lesson03 import lean_call
 
 __all__ = ["PARAMS", "PAPER_TABLE", "potential_path", "path_figure", "gradient_check", "score_figure",
-           "denoising_tables", "DenoiserComparison", "EXERCISES", "register_exercises", "image_size"]
+           "network_figure", "denoising_tables", "DenoiserComparison", "EXERCISES", "register_exercises",
+           "image_size"]
 
 PARAMS = {"sigma": Param("sigma", "σ·255", "noise level", 1.0, 50.0, 0.5, digits=1)}
 
@@ -158,6 +160,34 @@ def score_figure(D, x: torch.Tensor, sigma: float, seed: int = 0):
            f"(red positive, blue negative, same colour scale ±3σ). The correlation between ∇g_σ(y) and the true noise "
            f"is {corr:.2f} (1 would mean the denoiser recovers the noise exactly; 0 no relation).")
     return fig, alt, corr
+
+
+# --------------------------------------------------------------------------- N_σ is not D_σ
+@lean_call
+def network_figure(D, x: torch.Tensor, sigma: float, seed: int = 0):
+    """(figure, alt text, PSNRs): the noisy y, the network's own output N_σ(y) and D_σ(y) = y − ∇g_σ(y).
+
+    The training loss is on D_σ only (E‖D_σ(x + σn) − x‖², the review's training section), so N_σ(y) need
+    not look like the clean image. The PSNRs (dB, against ``x``, outputs clipped to [0, 1]) are under the keys
+    ``noisy``, ``N`` and ``D``.
+    """
+    x = x.to(_device(D))
+    y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    with torch.no_grad():
+        n_out = D.net(y, sigma).clamp(0, 1)
+    d_out = D.denoise(y, sigma).detach().clamp(0, 1)
+    vals = {"noisy": psnr(y.clamp(0, 1), x), "N": psnr(n_out, x), "D": psnr(d_out, x)}
+    fig = new_figure(7.2, 2.6)
+    axes = fig.subplots(1, 3)
+    for ax, img, title in zip(axes, (y.clamp(0, 1), n_out, d_out),
+                              (f"noisy y: {vals['noisy']:.2f} dB", f"N_σ(y) alone: {vals['N']:.2f} dB",
+                               f"D_σ(y) = y − ∇g_σ(y): {vals['D']:.2f} dB")):
+        ax.imshow(img[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    alt = (f"Three images at σ·255 = {sigma * 255:.0f}: the noisy image ({vals['noisy']:.2f} dB), the output of the "
+           f"network N_σ used alone ({vals['N']:.2f} dB) and the gradient-step denoiser D_σ ({vals['D']:.2f} dB).")
+    return fig, alt, vals
 
 
 # --------------------------------------------------------------------------- tables
