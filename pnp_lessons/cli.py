@@ -70,7 +70,8 @@ def _add_train(p: argparse.ArgumentParser):
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--notes", default="", help="free text stored in the card")
     p.add_argument("--init-from", default=None,
-                   help="start from these weights (a shipped name or a checkpoint path), e.g. to continue on a GPU")
+                   help="start from these weights (a shipped name or a checkpoint path), e.g. to continue on a GPU; "
+                        "grey weights may start a colour run (--channels 3) of the same size")
 
     def run(a):
         from .train import TrainConfig, describe, train

@@ -266,14 +266,29 @@ class _TrainStep(torch.nn.Module):
 # ----------------------------------------------------------------------------- training
 
 
-def _init_weights(net: DRUNetLight, source: str) -> None:
-    """Copy weights from a shipped name or a checkpoint file (architectures must match)."""
+#: What the card says when a colour run starts from grey weights (see ``grey_to_colour_state``).
+GREY_TO_COLOUR = ("grey->colour: head image filter w -> w/3 on R, G, B; tail filter copied to R, G, B "
+                  "(the run starts as the grey denoiser of the channel mean, in every channel)")
+
+
+def _init_weights(net: DRUNetLight, source: str) -> str | None:
+    """Copy weights from a shipped name or a checkpoint file (architectures must match).
+
+    Grey weights may start a colour run of the same size (``grey_to_colour_state``); the
+    return value then says so, for the card. Otherwise ``None``.
+    """
+    from .denoisers.gsdrunet import grey_to_colour_state
     from .denoisers.weights import from_checkpoint, list_shipped, load_denoiser
 
     src = load_denoiser(source, device="cpu") if source in list_shipped() else from_checkpoint(source, device="cpu")
-    if src.net.config() != net.config():
-        raise ValueError(f"init_from {source!r} has config {src.net.config()} but the run builds {net.config()}")
+    have, want = src.net.config(), net.config()
+    if have == {**want, "channels": 1} and want["channels"] == 3:
+        net.load_state_dict(grey_to_colour_state(src.net.state_dict()))
+        return GREY_TO_COLOUR
+    if have != want:
+        raise ValueError(f"init_from {source!r} has config {have} but the run builds {want}")
     net.load_state_dict(src.net.state_dict())
+    return None
 
 
 def _init_card(source: str) -> dict | None:
@@ -346,9 +361,12 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
         # The card of the weights the run starts from, read now (an export under the same name
         # overwrites it) and kept in the checkpoint: on resume the file may already be this run's.
         init_card = _init_card(cfg.init_from)
-        _init_weights(net, cfg.init_from)
+        adaptation = _init_weights(net, cfg.init_from)
+        if adaptation:  # kept with the card (and in the checkpoint) for the export
+            init_card = {**(init_card or {}), "init_adaptation": adaptation}
         if rank == 0:
-            print(f"initialised the network from {cfg.init_from}", flush=True)
+            print(f"initialised the network from {cfg.init_from}" + (f" ({adaptation})" if adaptation else ""),
+                  flush=True)
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         net.load_state_dict(ck["model"])
@@ -483,12 +501,19 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
 
         if cfg.init_from:
             source = Path(cfg.init_from).name  # a shipped name, or a file name (not a machine path)
-            if init_card is not None:  # this run is the next stage of the weights it started from
+            previous = dict(init_card or {})
+            adaptation = previous.pop("init_adaptation", None)
+            if previous:  # this run is the next stage of the weights it started from
                 from .denoisers.card import chain_training
 
-                train_info = chain_training(init_card, train_info, source)
+                train_info = chain_training(previous, train_info, source)
+                if adaptation:  # the earlier stages trained the grey network
+                    for k in range(1, train_info["stage"]):
+                        train_info[f"stage_{k}"] = {"channels": 1, **train_info[f"stage_{k}"]}
             else:
                 train_info["init_from"] = source
+            if adaptation:
+                train_info["init_adaptation"] = adaptation
 
         result["export"] = export_weights(
             net, cfg.name, kind=cfg.kind, preset=cfg.preset, out_dir=cfg.export_dir,

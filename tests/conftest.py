@@ -46,6 +46,25 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="session")
+def grad_matches_fd():
+    """``check(D, x, sigma)``: along three random directions v, ⟨∇g(x), v⟩ from ``D.grad`` equals the
+    central difference (g(x + εv) − g(x − εv)) / 2ε of ``D.potential`` to a relative 1e-4 (float64 ``x``)."""
+
+    def check(D, x, sigma, eps=1e-6):
+        gx = D.grad(x, sigma)
+        gen = torch.Generator().manual_seed(1)
+        for _ in range(3):
+            v = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+            with torch.no_grad():
+                fd = (D.potential(x + eps * v, sigma) - D.potential(x - eps * v, sigma)) / (2 * eps)
+            an = (gx * v).flatten(1).sum(1)
+            assert torch.all((fd - an).abs() <= 1e-4 * an.abs().clamp_min(1e-8)), (fd, an)
+        return gx
+
+    return check
+
+
+@pytest.fixture(scope="session")
 def data_root() -> Path:
     from pnp_lessons.images import data_root as _root
 

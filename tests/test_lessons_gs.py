@@ -148,6 +148,42 @@ def test_shipped_network_alone_is_not_the_denoiser():
     assert v5["N"] < v5["noisy"] < v5["D"]
 
 
+def test_colour_figure_psnrs_are_those_of_the_images_it_shows(tiny):
+    from pnp_lessons.denoisers.colour import opponent_colour
+
+    torch.manual_seed(1)
+    tiny_colour = GSDenoiser(DRUNetLight(3, (4, 4, 4, 4), 1)).eval()
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    fig, alt, vals = lesson06.colour_figure(tiny_colour, tiny, x, 0.1, seed=3)
+    y = x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    per_channel = torch.cat([tiny.denoise(y[:, c:c + 1], 0.1) for c in range(3)], 1).clamp(0, 1)
+    assert vals["noisy"] == pytest.approx(psnr(y.clamp(0, 1), x))
+    assert vals["rgb"] == pytest.approx(psnr(per_channel, x), abs=1e-4)
+    assert vals["opponent"] == pytest.approx(psnr(opponent_colour(tiny).denoise(y, 0.1).clamp(0, 1), x), abs=1e-4)
+    assert vals["colour"] == pytest.approx(psnr(tiny_colour.denoise(y, 0.1).clamp(0, 1), x))
+    assert len(fig.axes) == 4 and all(f"{v:.2f} dB" in alt for v in vals.values())
+    with pytest.raises(ValueError, match="colour image of shape"):
+        lesson06.colour_figure(tiny_colour, tiny, x[:, :1], 0.1)
+    with pytest.raises(ValueError, match="D_colour must be a 3-channel"):
+        lesson06.colour_figure(tiny, tiny_colour, x, 0.1)
+
+
+def test_shipped_weights_on_colour_images_as_lesson_06_says():
+    """Lesson 06's claims about the shipped weights on bundled colour images: the grey denoiser does better on
+    opponent channels than on R, G, B, and the (briefly trained) colour network denoises well but not better."""
+    from pnp_lessons.denoisers.weights import list_shipped, load_denoiser
+    from pnp_lessons.images import sample
+
+    if not {"gsdrunet-small-grey", "gsdrunet-small-colour"} <= set(list_shipped()):
+        pytest.skip("the grey and colour small weights are not both in data/weights")
+    Dg = load_denoiser("gsdrunet-small-grey", device="cpu")
+    Dc = load_denoiser("gsdrunet-small-colour", device="cpu")
+    for name, size in (("astronaut", 64), ("astronaut", 128), ("coffee", 64)):  # 64: CI-fast size, 128: the lesson's
+        _, _, v = lesson06.colour_figure(Dc, Dg, sample(name, size=size), 25 / 255)
+        assert v["opponent"] > v["rgb"] + 0.5 and v["rgb"] > v["noisy"] + 4, (name, size, v)
+        assert v["noisy"] + 4 < v["colour"] < v["opponent"], (name, size, v)
+
+
 def test_denoising_tables_show_the_paper_and_a_note_or_ours(tiny, tmp_path):
     html = lesson06.denoising_tables(tiny, docs=tmp_path / "none.md").data
     assert "40.26" in html and "GS-DRUNet" in html
@@ -158,6 +194,12 @@ def test_denoising_tables_show_the_paper_and_a_note_or_ours(tiny, tmp_path):
     assert "28.10" in html and "ours" in html
     # Markdown emphasis and code are rendered, not shown to the student as asterisks and backticks
     assert "<b>29.97</b>" in html and "<code>bm3d</code>" in html and "**" not in html and "`" not in html
+    assert "ours, colour" not in html
+    # a CBSD68 table further down (the paper's own test set) is shown too
+    md.write_text(md.read_text() + "\n| Method | CBSD68 σ=25 |\n|---|---|\n| GS-DRUNet small | 30.70 |\n\n"
+                  "PSNR (dB), mean over CBSD68: 68 images.\n")
+    html = lesson06.denoising_tables(tiny, docs=md).data
+    assert "28.10" in html and "30.70" in html and "ours, colour" in html and "CBSD68: 68 images" in html
 
 
 def test_denoiser_comparison_slider(tiny):

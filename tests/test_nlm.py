@@ -137,6 +137,18 @@ def test_nlm_denoise_improves_and_nlm_config():
     assert isinstance(cfg.weights(noisy), KernelWeights)
 
 
+def test_nlm_denoise_default_h_depends_on_channels():
+    """Grey images get h = 0.75 σ; colour ones an h / σ fitted on CBSD432 that narrows as σ grows."""
+    g = torch.Generator().manual_seed(1)
+    col = torch.rand(1, 3, 24, 24, generator=g)
+    grey = col[:, :1]
+    s = 25 / 255
+    assert torch.equal(nlm_denoise(col, s, 5, 11), nlm_apply(col, None, 5, 11, 0.55 * s, s))
+    assert torch.equal(nlm_denoise(grey, s, 5, 11), nlm_apply(grey, None, 5, 11, nlm_module.H_FACTOR * s, s))
+    f = [nlm_module.colour_h_factor(v / 255) for v in (1, 5, 10, 15, 25, 50, 80)]
+    assert f == sorted(f, reverse=True) and f[0] == f[1] == 0.85 and f[-1] == f[-2] == 0.45 and f[2] == 0.75
+
+
 def test_bad_inputs_raise_clear_errors():
     g = _img(8, 8)
     with pytest.raises(ValueError, match="window must be a positive odd integer"):

@@ -172,3 +172,24 @@ def test_a_run_started_from_weights_keeps_their_history_in_the_card(image_dir, t
     t3b = json.loads((w / "s-grey.json").read_text())["training"]
     assert (t3b["stage"], t3b["steps"], t3b["total_steps"]) == (3, 2, 7)
     assert [t3b["stage_1"]["steps"], t3b["stage_2"]["steps"]] == [2, 3]
+
+
+def test_a_colour_run_can_start_from_grey_weights(image_dir, tmp_path):
+    """``--channels 3 --init-from <grey weights>``: the colour network starts as the grey denoiser
+    of the channel mean in every channel, and its card records the grey stages and the mapping."""
+    grey = train(tiny_cfg(image_dir, tmp_path, steps=2, name="g-grey", crop=16))
+    path = grey["export"]["weights"]
+    col = train(tiny_cfg(image_dir, tmp_path, steps=1, lr=0.0, name="g-colour", channels=3,
+                         init_from=path, run_dir=str(tmp_path / "rc")))
+    D_grey = load_denoiser("g-grey", device="cpu", folder=tmp_path / "w")
+    D_col = load_denoiser("g-colour", device="cpu", folder=tmp_path / "w")
+    x = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = D_grey.denoise(x.mean(1, keepdim=True), 0.1).expand(-1, 3, -1, -1)
+        torch.testing.assert_close(D_col.denoise(x, 0.1), want, rtol=0, atol=5e-4)  # w/3 stored in fp16
+    t = json.loads((tmp_path / "w" / "g-colour.json").read_text())["training"]
+    assert t["stage"] == 2 and t["stage_1"]["channels"] == 1 and t["stage_1"]["steps"] == 2
+    assert t["init_from"] == "g-grey.safetensors" and "grey->colour" in t["init_adaptation"]
+    with pytest.raises(ValueError, match="init_from .* has config"):  # other widths: still refused
+        train(tiny_cfg(image_dir, tmp_path, steps=0, name="h-colour", channels=3, nc=(4, 4, 4, 4),
+                       init_from=path, run_dir=str(tmp_path / "rh")))

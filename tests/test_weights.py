@@ -168,7 +168,7 @@ def test_importing_downloads_nothing(monkeypatch):
     importlib.reload(W)
 
 
-@pytest.mark.parametrize("name", ["gsdrunet-small-grey"])
+@pytest.mark.parametrize("name", ["gsdrunet-small-grey", "gsdrunet-small-colour"])
 def test_shipped_weights_load_offline_and_denoise(name):
     if name not in W.list_shipped():
         pytest.skip(f"{name} is not in data/weights yet")
@@ -176,8 +176,11 @@ def test_shipped_weights_load_offline_and_denoise(name):
     card = den.card
     assert card["name"] == name and card["parameters"] == count_parameters(den.net) <= 1_000_000
     assert (W.weights_dir() / f"{name}.safetensors").stat().st_size < 2 * 1024 * 1024
-    x = torch.zeros(1, 1, 64, 64)
+    c = 3 if name.endswith("-colour") else 1
+    assert card["channels"] == den.net.channels == c
+    x = torch.zeros(1, c, 64, 64)
     x[..., 16:48, 16:48] = 0.8
+    x[:, -1, 30:60, 4:40] = 0.3  # in colour, a patch of another hue
     y = x + 25 / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         d = den.denoise(y, 25 / 255)
@@ -201,7 +204,7 @@ def test_cpu_load_uses_channels_last_with_the_same_output(tmp_path):
     assert den.denoise(x, 0.1).is_contiguous()  # what callers get back is a plain NCHW image
 
 
-@pytest.mark.parametrize("name", ["gsdrunet-small-grey"])
+@pytest.mark.parametrize("name", ["gsdrunet-small-grey", "gsdrunet-small-colour"])
 def test_shipped_card_history_adds_up(name):
     """The card's stages are stage_1..stage_N and its total_steps is their sum (a stage counted
     twice, or one card's figures copied into another stage, breaks this)."""
@@ -297,6 +300,33 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     assert main(["evaluate-denoisers", "--data-root", str(tmp_path / "data"), "--sets", "Set12", "--sigmas", "25",
                  "--methods", "nmm", "--device", "cpu"]) == 2
 
+
+
+def test_colour_evaluation_adds_the_grey_weights_in_the_opponent_basis(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pnp_lessons.denoisers.colour import opponent_colour
+    from pnp_lessons.denoisers.evaluate import evaluate_denoisers
+    from pnp_lessons.metrics import psnr
+
+    (tmp_path / "data" / "CBSD68").mkdir(parents=True)
+    a = (torch.rand(24, 24, 3, generator=torch.Generator().manual_seed(0)) * 255).to(torch.uint8).numpy()
+    Image.fromarray(a).save(tmp_path / "data" / "CBSD68" / "00.png")
+    W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gsdrunet-small-grey", out_dir=tmp_path / "w")
+    W.export_weights(DRUNetLight(3, (4, 4, 4, 4), 1), "gsdrunet-small-colour", out_dir=tmp_path / "w")
+    monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "w"))
+    res = evaluate_denoisers(data_root=tmp_path / "data", colour=True, sigmas=[25], methods=["gs-drunet", "opponent"],
+                             device="cpu", out=lambda *_: None, time_size=32)
+    label = "Opponent GS-DRUNet small (grey weights)"
+    assert set(res["psnr"]) == {"GS-DRUNet small", label}
+    # the opponent row is the grey weights' OpponentGSDenoiser, under the table's protocol (clipped, seeded noise)
+    x = torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255
+    g = torch.Generator().manual_seed(25 * 100 * 1009)  # the table's noise for seed 0, sigma 25, image 0
+    y = x + 25 / 255 * torch.randn(x.shape, generator=g)
+    D = opponent_colour(W.load_denoiser("gsdrunet-small-grey", device="cpu"))
+    want = psnr(D.denoise(y, 25 / 255).clamp(0, 1), x)
+    assert res["psnr"][label]["CBSD68"][25] == pytest.approx(want, abs=1e-4)
+    assert res["psnr"][label]["CBSD68"][25] != res["psnr"]["GS-DRUNet small"]["CBSD68"][25]
 
 
 def test_evaluate_card_writes_the_measured_evaluation(tmp_path, monkeypatch, capsys):

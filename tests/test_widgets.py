@@ -111,9 +111,11 @@ def test_gs_pnp_appears_when_weights_are_shipped(tmp_path, monkeypatch):
     if P._probe("pnp_lessons.solvers.gs_pnp", "gs_pnp") is None:
         pytest.skip("gs_pnp is not in this checkout")
     weights.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gs-tiny-test", out_dir=str(tmp_path))
+    # colour weights are not offered: the playground's images are grey
+    weights.export_weights(DRUNetLight(3, (4, 4, 4, 4), 1), "gs-tiny-colour", out_dir=str(tmp_path))
     monkeypatch.setenv("PNP_LESSONS_WEIGHTS", str(tmp_path))
     assert ("gs-pnp", "GS-PnP", True, "") in P.available_solvers()
-    assert any(k == "gs:gs-tiny-test" for k, *_ in P.available_denoisers())
+    assert [k for k, *_ in P.available_denoisers() if k.startswith("gs:")] == ["gs:gs-tiny-test"]
     problem, it = P.start(dict(size=32, operator="deblur", kernel_size=5, solver="gs-pnp",
                                denoiser="gs:gs-tiny-test", max_iter=2), P.ProblemCache("cpu"))
     recs = list(it)

@@ -2,8 +2,9 @@
 
 Submodules are imported on demand to keep ``import pnp_lessons.denoisers`` light:
 ``nlm`` (explicit kernel weights), ``gsdrunet`` (network + GS wrapper), ``ensemble``
-(the x8 dihedral self-ensemble, still a GS denoiser), ``weights`` (shipped weights,
-reference checkpoints).
+(the x8 dihedral self-ensemble, still a GS denoiser), ``colour`` (a grey GS denoiser in
+the opponent colour basis, still a GS denoiser), ``weights`` (shipped weights, reference
+checkpoints).
 """
 
 import importlib
@@ -17,6 +18,8 @@ _LAZY = {
     "from_checkpoint": "weights",
     "DihedralGSDenoiser": "ensemble",
     "dihedral_ensemble": "ensemble",
+    "OpponentGSDenoiser": "colour",
+    "opponent_colour": "colour",
 }
 
 

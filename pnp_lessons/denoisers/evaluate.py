@@ -2,7 +2,9 @@
 
 Rows: NLM (:func:`pnp_lessons.denoisers.nlm.nlm_denoise`), TV (``prox`` of ``lam * TV`` with
 ``lam = TV_FACTOR * sigma``), BM3D (the optional ``bm3d`` package), and every learned
-denoiser shipped in ``data/weights`` (DRUNet-light, GS-DRUNet small / paper). Columns: mean
+denoiser shipped in ``data/weights`` (DRUNet-light, GS-DRUNet small / paper); for colour, also
+the shipped grey GS-DRUNet run in the opponent colour basis
+(:class:`pnp_lessons.denoisers.colour.OpponentGSDenoiser`, row ``Opponent …``). Columns: mean
 PSNR over each test set for each noise level, plus the time per 256x256 image.
 
 Protocol: each clean image ``x`` gets the noise ``sigma * n`` with ``n`` drawn from a generator
@@ -113,6 +115,13 @@ def available_methods(colour: bool = False, device=None,
                 methods[_label(name) + " ×8"] = dihedral_ensemble(den).denoise
         else:
             notes.append(f"{_label(name)}: no weights '{name}' in {where} (not trained/shipped yet)")
+    if colour:  # the grey weights on colour images, in the opponent basis (colour.py): no colour training
+        from .colour import opponent_colour
+
+        for want in ("gsdrunet-small", "gsdrunet-paper"):
+            if want + "-grey" in list_shipped():
+                methods[f"Opponent {_label(want + '-grey')} (grey weights)"] = opponent_colour(
+                    load_denoiser(want + "-grey", device=device)).denoise
     return methods, notes
 
 

@@ -190,6 +190,37 @@ class DRUNetLight(nn.Module):
         return self._unet(inp)[..., :h, :w].to(x.dtype)
 
 
+def grey_to_colour_state(state: dict) -> dict:
+    """The weights of a grey :class:`DRUNetLight` laid out for the colour network of the same size.
+
+    A start for training a colour model from a trained grey one (``pnp-lessons train
+    --channels 3 --init-from gsdrunet-small-grey``): the head's image-input filter ``w`` becomes
+    ``w/3`` on each of R, G, B, so the network sees the channel mean ``m`` (with the sigma map
+    unchanged), and the tail's single output filter is copied to the three outputs. The colour
+    network then starts as ``N(x) = N_grey(m)`` in every channel, and the GS denoiser as
+    ``D(x) = D_grey(m)`` in every channel (``J_N^T`` sums the three equal residuals and divides by
+    3): a grey picture, with all the trained inner filters in place. Training has to learn colour.
+
+    Examples
+    --------
+    >>> g = DRUNetLight(1, (8, 8, 8, 8), 1)
+    >>> c = DRUNetLight(3, (8, 8, 8, 8), 1)
+    >>> _ = c.load_state_dict(grey_to_colour_state(g.state_dict()))
+    >>> x = torch.rand(1, 3, 16, 16)
+    >>> m = x.mean(1, keepdim=True)
+    >>> torch.allclose(c(x, 0.1), g(m, 0.1).expand(-1, 3, -1, -1), atol=1e-6)
+    True
+    """
+    head, tail = state["m_head.weight"], state["m_tail.weight"]
+    if head.shape[1] != 2 or tail.shape[0] != 1:
+        raise ValueError(f"state must be a grey network's (head input 2, tail output 1), "
+                         f"got head {tuple(head.shape)} and tail {tuple(tail.shape)}")
+    out = dict(state)
+    out["m_head.weight"] = torch.cat([head[:, :1].repeat(1, 3, 1, 1) / 3, head[:, 1:]], dim=1)
+    out["m_tail.weight"] = tail.repeat(3, 1, 1, 1)
+    return out
+
+
 def count_parameters(net: nn.Module) -> int:
     """Number of trainable scalars.
 
@@ -334,4 +365,5 @@ __all__ = [
     "GSDenoiser",
     "build_denoiser",
     "count_parameters",
+    "grey_to_colour_state",
 ]

@@ -152,7 +152,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description="GS-PnP restoration experiments (Hurault et al. 2022)")
     ap.add_argument("--grid", choices=sorted(GRIDS), default=None,
                     help="full on CUDA, cpu otherwise (fast: CI-sized)")
-    ap.add_argument("--model", default=None, help="shipped GS denoiser (default: the first shipped GS model)")
+    ap.add_argument("--model", default=None,
+                    help="shipped GS denoiser (default: gsdrunet-small-grey, else the first shipped GS model)")
     ap.add_argument("--data", type=Path, default=None, help="data root (default ../shared/data or $PNP_LESSONS_DATA)")
     ap.add_argument("--out", type=Path, default=Path("results/gs_pnp"))
     ap.add_argument("--device", default=None)
@@ -163,7 +164,9 @@ def main(argv=None) -> dict:
     grid_name = args.grid or ("full" if device.type == "cuda" else "cpu")
     grid = GRIDS[grid_name]
     shipped = [n for n in list_shipped() if n.startswith("gsdrunet")]
-    model = args.model or (shipped[0] if shipped else None)
+    # the grey model by default (the tables in docs/results.md §3); --model gsdrunet-small-colour for RGB
+    default = "gsdrunet-small-grey" if "gsdrunet-small-grey" in shipped else (shipped[0] if shipped else None)
+    model = args.model or default
     if model is None:
         raise SystemExit("no shipped GS-DRUNet weights in data/weights/ (train one with `pnp-lessons train`)")
     D = load_denoiser(model, device=device).eval()

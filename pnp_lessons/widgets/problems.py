@@ -240,13 +240,23 @@ def _probe(module: str, name: str):
 
 
 def _shipped_gs() -> list[str]:
+    """Shipped GS-DRUNet weights the playground can run: grey ones (its images are grey)."""
     lister = _probe("pnp_lessons.denoisers.weights", "list_shipped")
-    if lister is None:
+    reader = _probe("pnp_lessons.denoisers.weights", "read_card")
+    if lister is None or reader is None:
         return []
     try:
-        return [n for n in lister() if "gs" in n.lower()]
+        names = lister()
     except Exception:
         return []
+    out = []
+    for n in names:
+        try:
+            if "gs" in n.lower() and int(reader(n).get("channels", 1)) == 1:
+                out.append(n)
+        except Exception:  # an unreadable card: leave that file out, keep the others
+            continue
+    return out
 
 
 def available_solvers() -> list[tuple[str, str, bool, str]]:

@@ -4,6 +4,7 @@
 * :func:`gradient_check` — ⟨∇g_σ(x), v⟩ by autograd against central finite differences, in float64.
 * :func:`score_figure` — ∇g_σ(y) beside the true noise y − x (Tweedie: ∇g_σ ≈ −σ²∇log p_σ).
 * :func:`network_figure` — the network's own output N_σ(y) beside D_σ(y): N_σ is not the denoiser.
+* :func:`colour_figure` — the colour GS denoiser beside the grey one run on R, G, B and on opponent channels.
 * :func:`denoising_tables` — our measured PSNRs (``docs/denoisers.md`` when present, else the weight card)
   beside the paper's table.
 * :class:`DenoiserComparison` — a σ slider comparing NLM, TV and GS-DRUNet on one image, in the shared
@@ -34,8 +35,8 @@ from .common import LessonWidget, Slider, is_fast, new_figure
 from .lesson03 import lean_call
 
 __all__ = ["PARAMS", "PAPER_TABLE", "potential_path", "path_figure", "gradient_check", "score_figure",
-           "network_figure", "denoising_tables", "DenoiserComparison", "EXERCISES", "register_exercises",
-           "image_size"]
+           "network_figure", "colour_figure", "denoising_tables", "DenoiserComparison", "EXERCISES",
+           "register_exercises", "image_size"]
 
 PARAMS = {"sigma": Param("sigma", "σ·255", "noise level", 1.0, 50.0, 0.5, digits=1)}
 
@@ -190,16 +191,58 @@ def network_figure(D, x: torch.Tensor, sigma: float, seed: int = 0):
     return fig, alt, vals
 
 
+# --------------------------------------------------------------------------- colour
+@lean_call
+def colour_figure(D_colour, D_grey, x: torch.Tensor, sigma: float, seed: int = 0):
+    """(figure, alt text, PSNRs): a noisy colour image and three colour GS denoisers.
+
+    The grey GS denoiser run on R, G and B one at a time; the same grey denoiser run on the opponent
+    channels (luminance and two colour differences, :class:`~pnp_lessons.denoisers.colour.OpponentGSDenoiser`);
+    and the colour GS denoiser (one network, three channels in and out). ``x`` is a ``(1, 3, H, W)`` image in
+    [0, 1]. The PSNRs (dB against ``x``, over the three channels, outputs clipped to [0, 1]) are under
+    ``noisy``, ``rgb``, ``opponent`` and ``colour``.
+    """
+    from ...denoisers.colour import opponent_colour
+
+    if x.dim() != 4 or x.shape[:2] != (1, 3):
+        raise ValueError(f"x must be one colour image of shape (1, 3, H, W), got {tuple(x.shape)}")
+    if getattr(D_colour.net, "channels", None) != 3 or getattr(D_grey.net, "channels", None) != 1:
+        raise ValueError("D_colour must be a 3-channel GS denoiser and D_grey a 1-channel one")
+    x = x.to(_device(D_colour))
+    y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    yg = y.to(_device(D_grey))
+    outs = {"noisy": y,
+            "rgb": D_grey.denoise(yg.transpose(0, 1), sigma).transpose(0, 1),  # R, G, B as 3 grey images
+            "opponent": opponent_colour(D_grey).denoise(yg, sigma),
+            "colour": D_colour.denoise(y, sigma)}
+    outs = {k: v.detach().to(x.device).clamp(0, 1) for k, v in outs.items()}
+    vals = {k: psnr(v, x) for k, v in outs.items()}
+    titles = {"noisy": "noisy y", "rgb": "grey D_σ on R, G, B", "opponent": "grey D_σ, opponent basis",
+              "colour": "colour D_σ"}
+    fig = new_figure(9.6, 2.8)
+    axes = fig.subplots(1, 4)
+    for ax, k in zip(axes, outs):
+        ax.imshow(outs[k][0].permute(1, 2, 0).cpu().numpy())
+        ax.set_title(f"{titles[k]}\n{vals[k]:.2f} dB", fontsize=9)
+        ax.axis("off")
+    alt = (f"Four colour images at σ·255 = {sigma * 255:.0f}: the noisy image ({vals['noisy']:.2f} dB); the grey "
+           f"gradient-step denoiser applied to the red, green and blue channels separately ({vals['rgb']:.2f} dB); "
+           f"the same grey denoiser applied to the luminance and the two colour differences ({vals['opponent']:.2f} "
+           f"dB); and the colour gradient-step denoiser ({vals['colour']:.2f} dB).")
+    return fig, alt, vals
+
+
 # --------------------------------------------------------------------------- tables
-def _evaluation_table(text: str) -> tuple[list[list[str]], str]:
-    """The first Markdown table of ``text`` whose header names noise levels (``σ=``), as rows of cells, and the
-    ``PSNR (dB), mean over …`` line that ``pnp-lessons evaluate-denoisers`` writes under it ('' when absent).
+def _evaluation_table(text: str, header: str = "") -> tuple[list[list[str]], str]:
+    """The first Markdown table of ``text`` whose header names noise levels (``σ=``) and contains ``header``,
+    as rows of cells, and the ``PSNR (dB), mean over …`` line that ``pnp-lessons evaluate-denoisers`` writes
+    under it ('' when absent).
 
     """
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        if lines[i].startswith("|") and "σ" in lines[i]:
+        if lines[i].startswith("|") and "σ" in lines[i] and header in lines[i]:
             rows, j = [], i
             while j < len(lines) and lines[j].startswith("|"):
                 if not set(lines[j]) <= set("|-: "):
@@ -235,12 +278,19 @@ def denoising_tables(D=None, docs: Path | None = None):
     ours = ""
     source = ""
     if docs.exists():
-        table, source = _evaluation_table(docs.read_text())
-        if table:
-            ours = ("<table class='pnp-readout' aria-label='our measured denoising PSNR'><caption>ours (from "
-                    f"docs/{html.escape(docs.name)})</caption>"
-                    + "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_md_cell(c)}</{'th' if i == 0 else 'td'}>"
-                                               for c in row) + "</tr>" for i, row in enumerate(table)) + "</table>")
+        text = docs.read_text()
+        table, source = _evaluation_table(text)
+        colour, colour_source = _evaluation_table(text, "CBSD68")  # the paper's own test set, when measured
+        if colour == table:
+            colour = []
+        for rows, what in ((table, ""), (colour, ", colour")):
+            if rows:
+                ours += (f"<table class='pnp-readout' aria-label='our measured denoising PSNR{what}'><caption>ours"
+                         f"{what} (from docs/{html.escape(docs.name)})</caption>"
+                         + "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_md_cell(c)}</{'th' if i == 0 else 'td'}>"
+                                                    for c in row) + "</tr>" for i, row in enumerate(rows)) + "</table>")
+        if colour and colour_source:
+            source = f"{source} Colour table: {colour_source}".strip()
     if not ours and D is not None and getattr(D, "card", None):
         val = D.card.get("validation", {}) or {}
         ps = val.get("psnr_fp32") or {}
