@@ -246,7 +246,7 @@ class _Denoiser(nn.Module):
         return self.net.channels
 
     def _check(self, x, sigma):
-        _check_image(x, self.net.channels, "x")
+        _check_image(x, self.channels, "x")
         _sigma_map(sigma, x[:, :1, :1, :1])  # validates sigma (finite, >= 0, right count)
 
     def forward(self, x: torch.Tensor, sigma) -> torch.Tensor:
@@ -299,6 +299,10 @@ class GSDenoiser(_Denoiser):
     def potential(self, x: torch.Tensor, sigma) -> torch.Tensor:
         """``g_sigma(x) = 1/2 ||x - N_sigma(x)||^2`` per image, shape (B,) (the GS potential)."""
         self._check(x, sigma)
+        return self._g(x, sigma)
+
+    def _g(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        # eq. (9) of the GS-PnP paper on images the network takes, without the input checks
         r = x - self.net(x, sigma)
         return 0.5 * r.flatten(1).pow(2).sum(dim=1)
 
