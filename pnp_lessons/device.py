@@ -52,4 +52,5 @@ def describe_device(device: str | torch.device | None = None) -> str:
     dev = get_device(device)
     if dev.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(dev)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"

@@ -269,7 +269,9 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
         Image.fromarray(a).save(tmp_path / "data" / "Set12" / f"{i:02d}.png")
     W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gsdrunet-small-grey", out_dir=tmp_path / "w")
     monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "w"))
-    lines = []
+    from pnp_lessons.device import describe_device
+
+    lines, threads, here = [], torch.get_num_threads(), describe_device("cpu")
     res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv", "gs-drunet"],
                              device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json",
                              markdown=tmp_path / "t.md")
@@ -290,6 +292,22 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     assert cached["GS-DRUNet small|Set12|25|2|0"] == res["psnr"]["GS-DRUNet small"]["Set12"][25]
     assert "GS-DRUNet small ×8|Set12|25|2|0" in cached
     assert cached["GS-DRUNet small ×8|Set12|25|2|0"] != cached["GS-DRUNet small|Set12|25|2|0"]
+    # a table printed from the cache says where its times were measured, not where it is printed
+    torch.set_num_threads(1 if threads != 1 else 2)
+    try:
+        res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv"],
+                                 device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json",
+                                 only_cached=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert res["device"] == here
+    assert any(f"times on {here}, torch" in line for line in lines[-3:])
+    cached = json.loads((tmp_path / "c.json").read_text())
+    cached["TV|ms|cpu|32|on"] = "CPU (7 threads)"
+    (tmp_path / "c.json").write_text(json.dumps(cached))
+    res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv", "gs-drunet"],
+                             device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json", only_cached=True)
+    assert res["device"] == f"TV on CPU (7 threads); GS-DRUNet small on {here}"
     # rows are named by label prefix or by weight name; a name that matches nothing is an error, not an empty table
     res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["gsdrunet-small-grey"],
                              device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json")

@@ -219,6 +219,8 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
 
     res: dict = {m: {s: {} for s in sets} for m in rows}
     ms: dict = {}
+    timed_on: dict = {}  # where each row's time was measured (a cached time keeps its machine)
+    here = describe_device(dev)
     cached = _read_cache(cache)
     with torch.no_grad():
         for m, f in rows.items():
@@ -242,10 +244,13 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
             mkey = f"{m}|ms|{dev.type}|{time_size}"
             if mkey in cached:
                 ms[m] = cached[mkey]
+                timed_on[m] = cached.get(mkey + "|on", "a machine the cache does not record")
             elif not only_cached:
                 ms[m] = _time_ms(f, channels, dev, size=time_size)
+                timed_on[m] = here
                 if cache:
                     _write_cache(cache, mkey, ms[m])
+                    _write_cache(cache, mkey + "|on", here)
             out(f"{m}: " + "  ".join(f"{s} " + "/".join(_fmt(res[m][s].get(g)) for g in sigmas) for s in sets)
                 + f"  ({_fmt(ms.get(m), '.0f')} ms per {time_size}x{time_size})")
 
@@ -257,8 +262,15 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         cells = [_fmt(res[m][s].get(g)) for s in sets for g in sigmas]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {_fmt(ms.get(m), '.0f')} |")
     table = "\n".join(lines)
+    places = sorted(set(timed_on.values()))
+    if not places:
+        timing = "no machine (no time measured or cached)"
+    elif len(places) == 1:
+        timing = places[0]
+    else:  # cells from several runs: say which row was timed where
+        timing = "; ".join(f"{m} on {timed_on[m]}" for m in rows if m in timed_on)
     footer = (f"\nPSNR (dB), mean over {n_imgs}; output clipped to [0, 1]; "
-              f"times on {describe_device(dev)}, torch {torch.__version__}.")
+              f"times on {timing}, torch {torch.__version__}.")
     out("\n" + table + footer)
     for n in notes:
         out("note: " + n)
@@ -266,7 +278,7 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         Path(markdown).write_text(table + "\n" + footer.strip() + "\n" + "".join(f"\n- {n}" for n in notes) + "\n")
     return {"psnr": res, "ms": ms, "notes": notes, "table": table, "sigmas": [float(g) for g in sigmas],
             "images": {s: len(v) for s, v in data.items()}, "seed": seed, "time_size": time_size,
-            "device": describe_device(dev), "torch": torch.__version__}
+            "device": timing, "torch": torch.__version__}
 
 
 __all__ = ["evaluate_denoisers", "available_methods", "TV_FACTOR"]
