@@ -306,8 +306,9 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
     cached["TV|ms|cpu|32|on"] = "CPU (7 threads)"
     (tmp_path / "c.json").write_text(json.dumps(cached))
     res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv", "gs-drunet"],
-                             device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json", only_cached=True)
-    assert res["device"] == f"TV on CPU (7 threads); GS-DRUNet small on {here}"
+                             device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json", only_cached=True,
+                             self_ensemble=True)
+    assert res["device"] == f"TV on CPU (7 threads); GS-DRUNet small, GS-DRUNet small ×8 on {here}"
     # rows are named by label prefix or by weight name; a name that matches nothing is an error, not an empty table
     res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["gsdrunet-small-grey"],
                              device="cpu", out=lines.append, time_size=32, cache=tmp_path / "c.json")

@@ -267,8 +267,12 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         timing = "no machine (no time measured or cached)"
     elif len(places) == 1:
         timing = places[0]
-    else:  # cells from several runs: say which row was timed where
-        timing = "; ".join(f"{m} on {timed_on[m]}" for m in rows if m in timed_on)
+    else:  # cells from several runs: say which rows were timed where
+        groups: dict = {}
+        for m in rows:
+            if m in timed_on:
+                groups.setdefault(timed_on[m], []).append(m)
+        timing = "; ".join(f"{', '.join(ms_rows)} on {place}" for place, ms_rows in groups.items())
     footer = (f"\nPSNR (dB), mean over {n_imgs}; output clipped to [0, 1]; "
               f"times on {timing}, torch {torch.__version__}.")
     out("\n" + table + footer)
