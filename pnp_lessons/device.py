@@ -52,5 +52,10 @@ def describe_device(device: str | torch.device | None = None) -> str:
     dev = get_device(device)
     if dev.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(dev)}"
+    return f"CPU ({cpu_threads()})"
+
+
+def cpu_threads() -> str:
+    """Torch's CPU thread count in words, e.g. ``'2 threads'`` or ``'1 thread'``."""
     n = torch.get_num_threads()
-    return f"CPU ({n} thread{'' if n == 1 else 's'})"
+    return f"{n} thread{'' if n == 1 else 's'}"

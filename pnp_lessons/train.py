@@ -310,8 +310,9 @@ def _init_card(source: str) -> dict | None:
 def _hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA {torch.cuda.get_device_name(device)}"
-    n = torch.get_num_threads()
-    return f"CPU {platform.processor() or platform.machine()} ({n} thread{'' if n == 1 else 's'})"
+    from .device import cpu_threads
+
+    return f"CPU {platform.processor() or platform.machine()} ({cpu_threads()})"
 
 
 def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None) -> dict:

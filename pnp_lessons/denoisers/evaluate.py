@@ -262,17 +262,14 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         cells = [_fmt(res[m][s].get(g)) for s in sets for g in sigmas]
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {_fmt(ms.get(m), '.0f')} |")
     table = "\n".join(lines)
-    places = sorted(set(timed_on.values()))
-    if not places:
-        timing = "no machine (no time measured or cached)"
-    elif len(places) == 1:
-        timing = places[0]
-    else:  # cells from several runs: say which rows were timed where
-        groups: dict = {}
-        for m in rows:
-            if m in timed_on:
-                groups.setdefault(timed_on[m], []).append(m)
-        timing = "; ".join(f"{', '.join(ms_rows)} on {place}" for place, ms_rows in groups.items())
+    groups: dict = {}  # machine -> the rows timed there, in table order
+    for m in rows:
+        if m in timed_on:
+            groups.setdefault(timed_on[m], []).append(m)
+    if len(groups) > 1:  # cells from several runs: say which rows were timed where
+        timing = "; ".join(f"{', '.join(timed)} on {place}" for place, timed in groups.items())
+    else:
+        timing = next(iter(groups), "no machine (no time measured or cached)")
     footer = (f"\nPSNR (dB), mean over {n_imgs}; output clipped to [0, 1]; "
               f"times on {timing}, torch {torch.__version__}.")
     out("\n" + table + footer)
