@@ -73,6 +73,10 @@ def _add_train(p: argparse.ArgumentParser):
                    help="start from these weights (a shipped name or a checkpoint path), e.g. to continue on a GPU; "
                         "grey weights may start a colour run (--channels 3) of the same size")
 
+    p.add_argument("--sigma-focus", type=float, nargs=3, default=None, metavar=("LO", "HI", "FRACTION"),
+                   help="draw FRACTION of the training noise levels from U[LO, HI]/255 instead of the "
+                        "reference's U[0, 50]/255 (a fine-tuning option; 0..255 scale)")
+
     def run(a):
         from .train import TrainConfig, describe, train
 
@@ -85,6 +89,7 @@ def _add_train(p: argparse.ArgumentParser):
             export_dir=a.export_dir or None, seed=a.seed, device=a.device,
             amp={"auto": None, "on": True, "off": False}[a.amp], threads=a.threads,
             progress=not a.no_progress, notes=a.notes, init_from=a.init_from,
+            sigma_focus=tuple(a.sigma_focus) if a.sigma_focus else None,
         )
         print(describe(cfg), flush=True)
         res = train(cfg)

@@ -26,6 +26,7 @@ unless ``amp=True`` is forced, because its second-order terms are the fragile pa
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import random
@@ -160,6 +161,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     clip: float = 1e-2
     sigma_max: float = 50.0  # on the 0..255 scale
+    sigma_focus: tuple | None = None  # (lo, hi, fraction): that fraction of samples from U[lo, hi]/255 instead
     val_every: int = 500
     val_limit: int | None = 4
     ckpt_every: int = 200
@@ -189,6 +191,60 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
     """
     k = sum(progress >= m for m in cfg.lr_milestones)
     return cfg.lr * cfg.lr_gamma**k
+
+
+def _check_sigma(cfg: TrainConfig) -> None:
+    if not (cfg.sigma_max > 0 and math.isfinite(cfg.sigma_max)):
+        raise ValueError(f"sigma_max must be a positive number (0..255 scale), got {cfg.sigma_max!r}")
+    if cfg.sigma_focus is None:
+        return
+    try:
+        lo, hi, frac = (float(v) for v in cfg.sigma_focus)
+    except (TypeError, ValueError):
+        raise ValueError(f"sigma_focus must be (lo, hi, fraction), got {cfg.sigma_focus!r}") from None
+    if not (0 <= lo < hi <= 255):
+        raise ValueError(f"sigma_focus needs 0 <= lo < hi <= 255 (0..255 scale), got lo={lo}, hi={hi}")
+    if not (0 < frac <= 1):
+        raise ValueError(f"sigma_focus fraction must be in (0, 1], got {frac}")
+
+
+def draw_sigma(cfg: TrainConfig, n: int, gen: torch.Generator) -> torch.Tensor:
+    """The training noise levels of one batch, one per sample, on the [0, 1] scale.
+
+    The reference draws sigma ~ U[0, sigma_max]/255 (sigma_max = 50). With
+    ``cfg.sigma_focus = (lo, hi, fraction)`` each sample instead comes from U[lo, hi]/255 with
+    probability ``fraction`` (a fine-tuning stage that weights the noise levels the restoration
+    lessons use); without it the draw is the reference's, number for number.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> s = draw_sigma(TrainConfig(sigma_focus=(0, 25, 0.5)), 10_000, g) * 255
+    >>> bool(s.min() >= 0 and s.max() <= 50), round(float((s <= 25).float().mean()), 2)
+    (True, 0.75)
+    """
+    _check_sigma(cfg)
+    sigma = torch.rand(n, generator=gen) * (cfg.sigma_max / 255.0)
+    if cfg.sigma_focus is not None:
+        lo, hi, frac = (float(v) for v in cfg.sigma_focus)
+        pick = torch.rand(n, generator=gen) < frac
+        sigma = torch.where(pick, (lo + (hi - lo) * torch.rand(n, generator=gen)) / 255.0, sigma)
+    return sigma
+
+
+def describe_sigma(cfg: TrainConfig) -> str:
+    """The card's ``sigma_train`` text.
+
+    >>> describe_sigma(TrainConfig())
+    'U[0, 50.0]/255 per sample'
+    >>> describe_sigma(TrainConfig(sigma_focus=(0, 25, 0.5)))
+    'U[0, 50.0]/255 per sample, but 50 % of the samples from U[0, 25]/255 instead'
+    """
+    text = f"U[0, {cfg.sigma_max}]/255 per sample"
+    if cfg.sigma_focus is not None:
+        lo, hi, frac = cfg.sigma_focus
+        text += f", but {100 * float(frac):g} % of the samples from U[{lo:g}, {hi:g}]/255 instead"
+    return text
 
 
 def _build_net(cfg: TrainConfig) -> DRUNetLight:
@@ -342,6 +398,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
         torch.cuda.set_device(device)
     if cfg.kind not in ("gs", "drunet"):
         raise ValueError(f"kind must be 'gs' or 'drunet', got {cfg.kind!r}")
+    _check_sigma(cfg)
     amp = cfg.amp if cfg.amp is not None else (device.type == "cuda" and cfg.kind == "drunet")
     amp = bool(amp) and device.type == "cuda"
 
@@ -439,7 +496,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
         for g in opt.param_groups:
             g["lr"] = lr
         x = random_crops(images, cfg.batch, cfg.crop, gen).to(device)
-        sigma = torch.rand(cfg.batch, generator=gen) * (cfg.sigma_max / 255.0)  # per sample
+        sigma = draw_sigma(cfg, cfg.batch, gen)  # per sample
         noise = torch.randn(x.shape, generator=gen)
         y = x + sigma.view(-1, 1, 1, 1) * noise.to(device)
         sigma = sigma.to(device)
@@ -494,7 +551,7 @@ def train(cfg: TrainConfig, callback: Callable[[int, float], None] | None = None
             "torch": torch.__version__,
             "optimizer": f"Adam lr={cfg.lr} halved at progress {list(cfg.lr_milestones)}",
             "grad_clip_norm": cfg.clip,
-            "sigma_train": f"U[0, {cfg.sigma_max}]/255 per sample",
+            "sigma_train": describe_sigma(cfg),
             "amp": amp,
             "seed": cfg.seed,
             "date": time.strftime("%Y-%m-%d"),
@@ -543,7 +600,7 @@ def describe(cfg: TrainConfig) -> str:
     """
     net = _build_net(cfg)
     return (f"{cfg.name}: {cfg.kind} {cfg.preset} nc={list(net.nc)} nb={net.nb} "
-            f"{count_parameters(net):,} params, crop {cfg.crop}, batch {cfg.batch}")
+            f"{count_parameters(net):,} params, crop {cfg.crop}, batch {cfg.batch}, sigma {describe_sigma(cfg)}")
 
 
 __all__ = ["TrainConfig", "train", "validate", "load_image_folder", "load_training_images", "random_crops", "lr_at",

@@ -193,3 +193,37 @@ def test_a_colour_run_can_start_from_grey_weights(image_dir, tmp_path):
     with pytest.raises(ValueError, match="init_from .* has config"):  # other widths: still refused
         train(tiny_cfg(image_dir, tmp_path, steps=0, name="h-colour", channels=3, nc=(4, 4, 4, 4),
                        init_from=path, run_dir=str(tmp_path / "rh")))
+
+
+def test_sigma_focus_draws_the_named_share_and_the_card_says_so(image_dir, tmp_path):
+    """``--sigma-focus LO HI FRACTION``: that share of the noise levels comes from U[LO, HI]; without
+    it the draw is the reference's U[0, 50]/255, number for number; the card and later stages say which."""
+    from pnp_lessons.cli import main
+    from pnp_lessons.train import draw_sigma
+
+    ref = torch.rand(6, generator=torch.Generator().manual_seed(3)) * (50 / 255)
+    assert torch.equal(draw_sigma(TrainConfig(), 6, torch.Generator().manual_seed(3)), ref)
+    s = draw_sigma(TrainConfig(sigma_focus=(10, 20, 0.6)), 40_000, torch.Generator().manual_seed(0)) * 255
+    assert float(s.min()) >= 0 and float(s.max()) <= 50
+    inside = ((s >= 10) & (s <= 20)).float().mean()
+    assert float(inside) == pytest.approx(0.6 + 0.4 * 10 / 50, abs=0.01)  # the focus share + the uniform part
+    every = draw_sigma(TrainConfig(sigma_focus=(10, 20, 1.0)), 1000, torch.Generator()) * 255
+    assert float(every.min()) >= 10 and float(every.max()) <= 20
+    for bad, match in [((20, 10, 0.5), "lo < hi"), ((0, 300, 0.5), "lo < hi <= 255"),
+                       ((0, 25, 0.0), "fraction must be in"), ((0, 25), r"\(lo, hi, fraction\)")]:
+        with pytest.raises(ValueError, match=match):
+            train(tiny_cfg(image_dir, tmp_path, sigma_focus=bad))
+    w = tmp_path / "w"
+    rc = main(["train", "--name", "focus-grey", "--train-dir", str(image_dir), "--crop", "16", "--batch", "2",
+               "--steps", "2", "--run-dir", str(tmp_path / "r"), "--export-dir", str(w), "--no-progress",
+               "--val-every", "0", "--sigma-focus", "0", "25", "0.5"])
+    assert rc == 0
+    t = json.loads((w / "focus-grey.json").read_text())["training"]
+    assert t["sigma_train"] == "U[0, 50.0]/255 per sample, but 50 % of the samples from U[0, 25]/255 instead"
+    # the next stage (reference draw) keeps the earlier stage's sigma_train in its history
+    rc = main(["train", "--name", "focus-grey", "--train-dir", str(image_dir), "--crop", "16", "--batch", "2",
+               "--steps", "1", "--run-dir", str(tmp_path / "r2"), "--export-dir", str(w), "--no-progress",
+               "--val-every", "0", "--init-from", str(w / "focus-grey.safetensors")])
+    t2 = json.loads((w / "focus-grey.json").read_text())["training"]
+    assert t2["sigma_train"] == "U[0, 50.0]/255 per sample"
+    assert t2["stage_1"]["sigma_train"] == t["sigma_train"]

@@ -221,6 +221,22 @@ def test_shipped_card_history_adds_up(name):
         assert len({json.dumps(s, sort_keys=True) for s in stages}) == len(stages)  # no stage repeated
 
 
+def test_shipped_grey_card_records_the_issue_bars():
+    """The grey weights' card holds the evaluation they shipped with (written by ``evaluate-denoisers
+    --card``), and it meets issue 4's bars: beat NLM and match or beat BM3D on Set12 and BSD68 at
+    sigma = 15, 25, 50, with BM3D and NLM measured in the same protocol (``peers_same_protocol``)."""
+    if "gsdrunet-small-grey" not in W.list_shipped():
+        pytest.skip("gsdrunet-small-grey is not in data/weights yet")
+    ev = W.read_card("gsdrunet-small-grey")["evaluation"]
+    sigmas = ev["sigmas"]
+    for set_name in ("Set12", "BSD68"):
+        ours = ev[next(k for k in ev if k.startswith(set_name + " ("))]
+        for peer in ("NLM", "BM3D"):
+            theirs = dict(zip(sigmas, ev["peers_same_protocol"][peer][set_name]))
+            for g in ("15", "25", "50"):
+                assert ours[g] >= theirs[g] if peer == "BM3D" else ours[g] > theirs[g], (set_name, peer, g)
+
+
 def test_card_stages_errors_and_order():
     from pnp_lessons.denoisers.card import card_stages, chain_training
 

@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 
 #: The fields of a card's ``training`` that describe one stage.
-STAGE_KEYS = ("data", "images", "steps", "wall_time_s", "optimizer", "crop", "batch", "hardware",
-              "wall_time_note", "date")
+STAGE_KEYS = ("data", "images", "steps", "wall_time_s", "optimizer", "crop", "batch", "sigma_train",
+              "hardware", "wall_time_note", "date")
 
 #: The noise levels (0..255) of the evaluation summary kept per stage (the bars of the denoiser table).
 SUMMARY_SIGMAS = ("15", "25", "50")
