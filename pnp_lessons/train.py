@@ -193,11 +193,12 @@ def lr_at(cfg: TrainConfig, progress: float) -> float:
     return cfg.lr * cfg.lr_gamma**k
 
 
-def _check_sigma(cfg: TrainConfig) -> None:
+def _check_sigma(cfg: TrainConfig) -> tuple[float, float, float] | None:
+    """Validate the noise-level settings; return ``sigma_focus`` as floats (None without it)."""
     if not (cfg.sigma_max > 0 and math.isfinite(cfg.sigma_max)):
         raise ValueError(f"sigma_max must be a positive number (0..255 scale), got {cfg.sigma_max!r}")
     if cfg.sigma_focus is None:
-        return
+        return None
     try:
         lo, hi, frac = (float(v) for v in cfg.sigma_focus)
     except (TypeError, ValueError):
@@ -206,6 +207,7 @@ def _check_sigma(cfg: TrainConfig) -> None:
         raise ValueError(f"sigma_focus needs 0 <= lo < hi <= 255 (0..255 scale), got lo={lo}, hi={hi}")
     if not (0 < frac <= 1):
         raise ValueError(f"sigma_focus fraction must be in (0, 1], got {frac}")
+    return lo, hi, frac
 
 
 def draw_sigma(cfg: TrainConfig, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -223,10 +225,10 @@ def draw_sigma(cfg: TrainConfig, n: int, gen: torch.Generator) -> torch.Tensor:
     >>> bool(s.min() >= 0 and s.max() <= 50), round(float((s <= 25).float().mean()), 2)
     (True, 0.75)
     """
-    _check_sigma(cfg)
+    focus = _check_sigma(cfg)
     sigma = torch.rand(n, generator=gen) * (cfg.sigma_max / 255.0)
-    if cfg.sigma_focus is not None:
-        lo, hi, frac = (float(v) for v in cfg.sigma_focus)
+    if focus is not None:
+        lo, hi, frac = focus
         pick = torch.rand(n, generator=gen) < frac
         sigma = torch.where(pick, (lo + (hi - lo) * torch.rand(n, generator=gen)) / 255.0, sigma)
     return sigma
