@@ -4,7 +4,9 @@ With W frozen, PnP-ISTA is the linear dynamical system x_{k+1} = P x_k + q (eq. 
 
     P = W (I − γ AᵀA),   q = γ W Aᵀ y,   Q = W AᵀA   (so P = W − γ Q),
 
-and it converges from every x_0 iff the spectral radius ρ(P) < 1 (Theorem 1). This module builds
+and it converges from every x_0 if the spectral radius ρ(P) < 1 (Theorem 1). The condition is sufficient,
+not necessary: a closed set of unobserved pixels (rows of W that reach only unobserved pixels) gives P the
+eigenvalue 1, and the iterates still converge (``tests/test_analysis.py``). This module builds
 these matrices explicitly for *small grey images* (n = H·W pixels, n ≤ 4096 by default) as scipy
 sparse matrices, and computes
 
@@ -34,7 +36,7 @@ from .operators import Blur, Denoising, Inpainting, Operator
 __all__ = [
     "MAX_PIXELS", "ata_matrix", "system_matrix", "q_vector", "fixed_point", "spectral_radius",
     "rho_vs_gamma", "largest_stable_gamma", "Gershgorin", "gershgorin", "Assumption2", "check_assumption_2",
-    "theorem5_bound", "inpainting_inf_norm",
+    "theorem5_bound", "inpainting_inf_norm", "eigenvalue_range", "sparse_W", "REACH_TOL",
 ]
 
 MAX_PIXELS = 4096
@@ -116,6 +118,21 @@ def ata_matrix(op: Operator, shape: tuple[int, int], max_pixels: int = MAX_PIXEL
     return sp.csr_matrix(D)
 
 
+def sparse_W(W: KernelWeights, max_pixels: int = MAX_PIXELS) -> sp.csr_matrix:
+    """W as a float64 sparse matrix, each row of an NLM W renormalised to sum to 1 in float64.
+
+    The weights are computed in float32, so their row sums are 1 only to ~1e-7; the analysis works with the
+    exactly row-stochastic W the theory is about (a relative change of ~1e-7 of each weight). A symmetric
+    DSG-NLM W is left as it is (renormalising its rows would break the symmetry; its rows sum to 1 to the
+    Sinkhorn tolerance).
+    """
+    S = W.to_sparse(max_pixels=max_pixels).astype(np.float64).tocsr()
+    if not W.symmetric:
+        rows = np.asarray(S.sum(axis=1)).ravel()
+        S = (sp.diags(1.0 / rows) @ S).tocsr()
+    return S
+
+
 def system_matrix(W: KernelWeights, op: Operator, gamma: float, as_operator: bool = False,
                   max_pixels: int = MAX_PIXELS):
     """P = W (I − γ AᵀA) of eq. (4), as a sparse matrix (or a ``LinearOperator`` applying W and AᵀA
@@ -134,7 +151,7 @@ def system_matrix(W: KernelWeights, op: Operator, gamma: float, as_operator: boo
     gamma = _check_gamma(gamma)
     n = W.n
     _check_n(n, max_pixels)
-    Wm = W.to_sparse(max_pixels=max_pixels)
+    Wm = sparse_W(W, max_pixels)
     AtA = ata_matrix(op, W.shape, max_pixels)
     if as_operator:
         return spla.LinearOperator((n, n), matvec=lambda v: Wm @ (v - gamma * (AtA @ v)), dtype=np.float64)
@@ -146,7 +163,7 @@ def q_vector(W: KernelWeights, op: Operator, y: torch.Tensor, gamma: float) -> n
     _check_W(W)
     gamma = _check_gamma(gamma)
     Aty = op.A_adjoint(y.double()).reshape(-1).cpu().numpy()
-    return gamma * (W.to_sparse() @ Aty)
+    return gamma * (sparse_W(W) @ Aty)
 
 
 def fixed_point(W: KernelWeights, op: Operator, y: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -265,7 +282,7 @@ def rho_vs_gamma(W: KernelWeights, op: Operator, gammas, method: str = "auto") -
     True
     """
     _check_W(W)
-    Wm = W.to_sparse(max_pixels=MAX_PIXELS)
+    Wm = sparse_W(W)
     Q = (Wm @ ata_matrix(op, W.shape)).tocsr()          # Q = W AᵀA
     out = []
     for g in np.atleast_1d(np.asarray(gammas, dtype=float)):
@@ -293,7 +310,7 @@ def largest_stable_gamma(W: KernelWeights, op: Operator, lo: float = 0.0, hi: fl
     _check_W(W)
     if not (0 <= lo < hi):
         raise ValueError(f"need 0 <= lo < hi, got lo={lo!r}, hi={hi!r}")
-    Wm = W.to_sparse(max_pixels=MAX_PIXELS)
+    Wm = sparse_W(W)
     Q = (Wm @ ata_matrix(op, W.shape)).tocsr()
 
     def stable(g):
@@ -307,6 +324,54 @@ def largest_stable_gamma(W: KernelWeights, op: Operator, lo: float = 0.0, hi: fl
     return float(lo)
 
 
+# --------------------------------------------------------------------------- spectrum of W
+def eigenvalue_range(W: KernelWeights, max_pixels: int = MAX_PIXELS, tol: float = 1e-10) -> tuple[float, float]:
+    """(λ_min, λ_max) of a kernel denoiser W, whose eigenvalues are all real.
+
+    For NLM, W = D⁻¹K = D^{-1/2} (D^{-1/2} K D^{-1/2}) D^{1/2} is similar to a symmetric matrix; for DSG-NLM
+    (``W.symmetric``) W is itself symmetric. Both extremes come from ``scipy.sparse.linalg.eigsh`` on that
+    symmetric matrix (float64). A row-stochastic W has λ_max = 1; λ_min decides whether a *symmetric* W can be
+    a proximal map: a linear map is the prox of a convex function exactly when it is symmetric with its
+    eigenvalues in [0, 1] (Moreau: a prox is the gradient of a convex function and non-expansive), so a
+    symmetrised W with λ_min < 0 is the prox of no convex regulariser.
+
+    Examples
+    --------
+    >>> from pnp_lessons.denoisers.nlm import nlm_weights
+    >>> g = torch.rand(8, 8, generator=torch.Generator().manual_seed(0))
+    >>> lo, hi = eigenvalue_range(nlm_weights(g, 3, 5, 0.2))
+    >>> -1 <= lo < hi and abs(hi - 1) < 1e-8
+    True
+    """
+    _check_W(W)
+    _check_n(W.n, max_pixels)
+    S = W.to_sparse(max_pixels=max_pixels).astype(np.float64)
+    if not W.symmetric:
+        d = np.sqrt(W.D.reshape(-1).double().cpu().numpy())        # D^{1/2} W D^{-1/2} = D^{-1/2} K D^{-1/2}
+        S = (sp.diags(d) @ S @ sp.diags(1 / d)).tocsr()
+        S = 0.5 * (S + S.T)                                           # symmetric up to float32 rounding of W
+    n = S.shape[0]
+    if n <= 600:
+        ev = np.linalg.eigvalsh(S.toarray())
+        return float(ev[0]), float(ev[-1])
+    v0 = np.random.default_rng(0).standard_normal(n)
+    ncv = min(n - 1, 64)
+    try:
+        hi = float(spla.eigsh(S, k=1, which="LA", v0=v0, tol=tol, ncv=ncv, return_eigenvectors=False)[0])
+    except spla.ArpackNoConvergence:
+        # a sharp kernel (small h) clusters many eigenvalues at 1; the largest absolute row sum bounds λ_max
+        # (it is 1 for a row-stochastic or doubly stochastic W, which has the eigenvalue 1)
+        hi = float(np.asarray(abs(S).sum(axis=1)).max())
+    try:
+        lo = float(spla.eigsh(S, k=1, which="SA", v0=v0, tol=tol, ncv=ncv, return_eigenvectors=False)[0])
+    except spla.ArpackNoConvergence:
+        if n > DENSE_FALLBACK:
+            raise RuntimeError(f"eigenvalue_range: ARPACK did not converge for λ_min (n = {n}); use a smaller "
+                               "image") from None
+        return float(np.linalg.eigvalsh(S.toarray())[0]), hi
+    return lo, hi
+
+
 # --------------------------------------------------------------------------- Gershgorin
 @dataclass
 class Gershgorin:
@@ -314,28 +379,50 @@ class Gershgorin:
 
     centres: np.ndarray
     radii: np.ndarray
-    inside: np.ndarray = field(repr=False)   # per disc: |P_ii| + R_i < 1 (P_ii + R_i < 1 and P_ii − R_i > −1)
+    inside: np.ndarray = field(repr=False)   # per disc: |P_ii| + R_i < 1 − tol (P_ii + R_i < 1 and P_ii − R_i > −1)
     all_inside: bool = False
     max_reach: float = 0.0                   # max_i |P_ii| + R_i, ≥ ρ(P) (= ‖P‖_∞)
+    undecided: np.ndarray = field(default=None, repr=False)  # discs whose reach is within tol of 1
+    tol: float = 0.0
 
 
-def gershgorin(P) -> Gershgorin:
+REACH_TOL = 1e-9
+"""Discs whose reach |P_ii| + R_i is within this of 1 are *undecided*. A row whose true reach is exactly 1
+(Assumption 2(iii) failing, e.g. a window with no observed pixel) must not pass as inside by rounding: the
+weights are float32 (row sums 1 ± 1e-7, so such a row computes as 0.9999999 about half the time), which is why
+:func:`sparse_W` renormalises the rows in float64 and the reach is then 1 to ~1e-15."""
+
+
+def gershgorin(P, tol: float | None = None) -> Gershgorin:
     """The Gershgorin discs of P and whether they all lie in the open unit disc (Fig. 3), which
     implies ρ(P) < 1.
+
+    The row sums are taken in float64 and a disc counts as inside only when its reach |P_ii| + R_i is
+    below 1 − ``tol``; discs within ``tol`` of the unit circle are reported as ``undecided`` (they prove
+    nothing at the precision of P). ``tol`` defaults to :data:`REACH_TOL` for a float64 P (as
+    :func:`system_matrix` builds it) and to 1e-6 for a float32 one.
 
     Examples
     --------
     >>> G = gershgorin(np.array([[0.5, 0.2], [0.1, -0.3]]))
     >>> G.all_inside, round(G.max_reach, 3)
     (True, 0.7)
+    >>> gershgorin(np.array([[0.6, 0.4 - 1e-12], [0.0, 0.5]])).all_inside    # reach 1 − 1e-12: undecided
+    False
     """
     M = sp.csr_matrix(P) if not sp.issparse(P) else P.tocsr()
+    if tol is None:
+        tol = REACH_TOL if M.dtype == np.float64 else 1e-6
+    if not (math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    M = M.astype(np.float64)
     d = M.diagonal()
     absrow = np.asarray(abs(M).sum(axis=1)).ravel()
     radii = absrow - np.abs(d)
     reach = np.abs(d) + radii
-    inside = reach < 1
-    return Gershgorin(d, radii, inside, bool(inside.all()), float(reach.max()))
+    inside = reach < 1 - tol
+    undecided = np.abs(reach - 1) <= tol
+    return Gershgorin(d, radii, inside, bool(inside.all()), float(reach.max()), undecided, tol)
 
 
 # --------------------------------------------------------------------------- Assumption 2
@@ -405,7 +492,7 @@ def check_assumption_2(W: KernelWeights, op: Operator, max_pixels: int = MAX_PIX
     """
     _check_W(W)
     _check_n(W.n, max_pixels)
-    Wm = W.to_sparse(max_pixels=max_pixels)
+    Wm = sparse_W(W, max_pixels)
     pattern = _window_pattern(W)
     # (i): every in-window entry is > 0 and nothing outside the window is stored
     w_in = np.asarray(Wm.multiply(pattern).tocsr().data)

@@ -119,6 +119,8 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--cache", default=None, help="JSON file of computed cells, reused and extended")
     p.add_argument("--time-size", type=int, default=256, help="image size of the timing column")
     p.add_argument("--only-cached", action="store_true", help="compute nothing: table from --cache, '–' elsewhere")
+    p.add_argument("--no-clip", action="store_true",
+                   help="PSNR of the output as it is, not clipped to [0, 1] (the reference's protocol)")
     p.add_argument("--self-ensemble", action="store_true",
                    help="add the x8 dihedral self-ensemble of each GS-DRUNet (still a gradient step; eight gradient evaluations per image)")
     p.add_argument("--card", default=None, metavar="NAME",
@@ -151,7 +153,7 @@ def _add_eval(p: argparse.ArgumentParser):
             res = evaluate_denoisers(data_root=a.data_root, sets=a.sets, colour=a.colour, sigmas=a.sigmas,
                                      limit=limit, only_cached=a.only_cached, methods=a.methods, device=a.device,
                                      seed=a.seed, markdown=a.markdown, cache=a.cache, time_size=a.time_size,
-                                     self_ensemble=a.self_ensemble)
+                                     self_ensemble=a.self_ensemble, clip=not a.no_clip)
             if a.card:
                 from .denoisers.card import evaluation_block, write_evaluation
                 from .denoisers.evaluate import _label

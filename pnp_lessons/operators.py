@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "Operator", "Denoising", "Inpainting", "Blur", "SuperResolution",
-    "gaussian_kernel", "uniform_kernel", "motion_kernel", "load_kernels",
+    "gaussian_kernel", "uniform_kernel", "motion_kernel", "load_kernels", "shift_pixels",
 ]
 
 
@@ -316,6 +316,32 @@ class Blur(Operator):
         return f"Blur(kernel {tuple(self.kernel.shape)})"
 
 
+def shift_pixels(x: torch.Tensor, shift: float) -> torch.Tensor:
+    """``x`` resampled at positions ``i + shift`` along both axes by linear interpolation, the
+    positions clamped to the image (scipy ``interp2d`` on a clipped grid, as the reference's
+    ``shift_pixel``).
+
+    Examples
+    --------
+    >>> shift_pixels(torch.tensor([[[[0., 1., 2., 3.]]]]), 0.5)
+    tensor([[[[0.5000, 1.5000, 2.5000, 3.0000]]]])
+    """
+    out = x
+    for dim in (-2, -1):
+        n = x.shape[dim]
+        pos = torch.clamp(torch.arange(n, dtype=torch.float64) + float(shift), 0, n - 1)
+        lo = pos.floor().long()
+        hi = torch.clamp(lo + 1, max=n - 1)
+        w = (pos - lo).to(device=x.device, dtype=x.dtype)
+        shape = [1] * x.dim()
+        shape[dim] = n
+        w = w.reshape(shape)
+        a = out.index_select(dim, lo.to(x.device))
+        b = out.index_select(dim, hi.to(x.device))
+        out = a + w * (b - a)
+    return out
+
+
 class SuperResolution(Operator):
     """Blur then keep one pixel in ``factor`` along each axis: ``A = S H`` (as USRNet / GS-PnP).
 
@@ -396,9 +422,25 @@ class SuperResolution(Operator):
         K = _p2o(self.kernel, (n, n), "cpu", torch.float64)
         return float(self._block_mean(K.abs() ** 2).max())
 
-    def bicubic_up(self, y):
-        """Bicubic upsampling of the observation (the GS-PnP initialisation for SR)."""
-        return F.interpolate(y, scale_factor=self.factor, mode="bicubic", align_corners=False)
+    def bicubic_up(self, y, shift: bool = True):
+        """Bicubic upsampling of the observation (the GS-PnP initialisation for SR).
+
+        ``A`` keeps the pixels ``x[..., ::s, ::s]``, so low-resolution pixel j sits at high-resolution
+        position j·s, while bicubic interpolation (pixel centres, ``align_corners=False``) puts it at
+        j·s + (s − 1)/2. With ``shift=True`` (default) the upsampled image is moved back by (s − 1)/2
+        pixels by linear interpolation, clamped at the border: the reference's ``shift_pixel`` after
+        ``cv2.resize(..., INTER_CUBIC)`` (GSPnP ``utils_sr.py``, from USRNet/DPIR).
+
+        Examples
+        --------
+        >>> op = SuperResolution(gaussian_kernel(3, 0.5), factor=3)
+        >>> y = torch.arange(4.0).reshape(1, 1, 1, 4).repeat(1, 1, 4, 1)
+        >>> op.bicubic_up(y)[0, 0, 0, ::3]       # LR pixel j lands on HR pixel 3j
+        tensor([0., 1., 2., 3.])
+        """
+        check_image(y, "y")
+        up = F.interpolate(y, scale_factor=self.factor, mode="bicubic", align_corners=False)
+        return shift_pixels(up, (self.factor - 1) / 2) if shift else up
 
     def __repr__(self):
         return f"SuperResolution(kernel {tuple(self.kernel.shape)}, factor={self.factor})"

@@ -83,14 +83,21 @@ def div2d(p: torch.Tensor) -> torch.Tensor:
     return d
 
 
+def pointwise_norm(p: torch.Tensor) -> torch.Tensor:
+    """‖p_i‖₂ of a field ``(B, C, 2, H, W)`` (e.g. a gradient), as ``(B, C, 1, H, W)``.
+
+    Written out rather than ``vector_norm(p, dim=2)``, which is ~50× slower on the CPU for this strided axis.
+    """
+    return torch.sqrt(p[:, :, 0:1] ** 2 + p[:, :, 1:2] ** 2)
+
+
 def tv(x: torch.Tensor) -> float:
     """Isotropic total variation Σ_i ‖(∇x)_i‖₂, per channel, summed over the batch."""
-    return float(torch.linalg.vector_norm(grad2d(x).double(), dim=2).sum())
+    return float(pointwise_norm(grad2d(x)).sum(dtype=torch.float64))
 
 
 def _project_unit(p: torch.Tensor) -> torch.Tensor:
-    n = torch.linalg.vector_norm(p, dim=2, keepdim=True)
-    return p / torch.clamp(n, min=1.0)
+    return p / torch.clamp(pointwise_norm(p), min=1.0)
 
 
 def tv_prox_gap(z: torch.Tensor, lam: float, p: torch.Tensor) -> tuple[torch.Tensor, float]:

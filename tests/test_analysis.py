@@ -151,3 +151,64 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="need 0 <= lo < hi"):
         largest_stable_gamma(Wk, Denoising(), lo=2, hi=1)
     assert gershgorin(sp.identity(3)).all_inside is False
+
+
+def test_gershgorin_decides_in_float64_with_a_tolerance():
+    """80 % missing and a 3×3 window: some windows see no observed pixel, so Assumption 2(iii) fails on their rows
+    and their discs reach the unit circle exactly (|P_ii| + R_i = 1). In float32 W those reaches compute as
+    1 ± 1e-7, about half of them below 1; the test must call them undecided, never inside."""
+    from pnp_lessons.images import sample
+
+    Wk = nlm_weights(sample("camera", size=24, grey=True), 3, 3, 30 / 255)
+    op = Inpainting(ratio=0.8, seed=0)
+    rep = check_assumption_2(Wk, op)
+    assert not rep.iii_holds and len(rep.failing_rows) > 0
+    S32 = Wk.to_sparse().astype(np.float32)             # the float32 weights as computed
+    P32 = S32 - 0.9 * (S32 @ ata_matrix(op, Wk.shape).astype(np.float32))
+    reach32 = np.asarray(abs(P32).sum(axis=1)).ravel()
+    assert (reach32[rep.failing_rows] < 1).any()        # what a bare `reach < 1` test would have called inside
+    assert not gershgorin(P32).inside[rep.failing_rows].any()      # float32 P: tolerance 1e-6
+    P = system_matrix(Wk, op, 0.9)                      # float64, rows of W renormalised
+    G = gershgorin(P)
+    assert not G.all_inside
+    assert not G.inside[rep.failing_rows].any() and G.undecided[rep.failing_rows].all()
+    # rows that do see an observed pixel are inside at γ = 0.9 (eq. (7): 1 − γ·(observed weight) < 1)
+    ok = np.setdiff1d(np.arange(Wk.n), rep.failing_rows)
+    assert G.inside[ok].all()
+
+
+def test_rho_equal_to_one_with_convergent_iterates():
+    """Theorem 1 is sufficient, not necessary: a closed set of unobserved pixels (rows of W that only reach
+    unobserved pixels) gives P the eigenvalue 1 — ρ(P) = 1 — yet the iterates converge."""
+    g = torch.zeros(1, 1, H, W)
+    g[..., W // 2:] = 1.0                                   # two flat halves; with h = 0.03 the weights between
+    Wk = nlm_weights(g, patch_size=1, window=5, h=0.03)     # them underflow to 0: each half is closed under W
+    m = torch.ones(H, W)
+    m[:, W // 2:] = 0                                        # the right half is unobserved
+    op = Inpainting(mask=m)
+    P = system_matrix(Wk, op, 0.9)
+    assert abs(spectral_radius(P, method="dense") - 1) < 1e-6
+    x = torch.rand(1, 1, H, W, generator=torch.Generator().manual_seed(0))
+    y = op.observe(x, 0.0)
+    res = run(pnp_ista(op, y, Wk, gamma=0.9, x0=torch.rand(1, 1, H, W, generator=torch.Generator().manual_seed(1)),
+                       max_iter=5000, tol=1e-7))
+    assert res.status == "converged", res.message
+
+
+def test_dsg_nlm_is_symmetric_doubly_stochastic_but_not_psd_with_a_window():
+    """Lesson 04: the symmetrised NLM of the lesson (camera 64², noise 20/255, patch 5, window 11, h = 30/255) is
+    symmetric and doubly stochastic, its eigenvalues lie in [−1, 1] but not in [0, 1] (λ_min ≈ −0.19), so it is
+    the prox of no convex function; with a window covering the whole image it is positive semidefinite."""
+    from pnp_lessons.analysis import eigenvalue_range
+    from pnp_lessons.widgets.lessons.lesson04 import noisy_sample
+
+    _, y = noisy_sample("camera", size=64, noise255=20)
+    Ws = nlm_weights(y, patch_size=5, window=11, h=30 / 255).symmetrize()
+    S = Ws.to_sparse()
+    assert abs(S - S.T).max() < 1e-9
+    assert np.allclose(np.asarray(S.sum(axis=0)).ravel(), 1, atol=1e-5)
+    assert np.allclose(np.asarray(S.sum(axis=1)).ravel(), 1, atol=1e-5)
+    lo, hi = eigenvalue_range(Ws)
+    assert -1 <= lo < -0.15 and abs(hi - 1) < 1e-6
+    lo_full, _ = eigenvalue_range(nlm_weights(y[..., :12, :12], patch_size=5, window=23, h=30 / 255).symmetrize())
+    assert lo_full >= -1e-8

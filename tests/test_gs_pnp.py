@@ -83,6 +83,44 @@ def test_z_is_the_gradient_step_of_the_last_x(D, image):
     assert psnr(res.x, image) > psnr(y + 0.5 * (1 - op.mask_for(y)), image) + 3
 
 
+def test_noise_free_inpainting_keeps_the_observed_pixels_exactly(D, image):
+    """The reference's hard data constraint for noise-free inpainting: x = m·y + (1 − m)·z, so f(x) = 0."""
+    op = Inpainting(ratio=0.5, seed=0)
+    y = op.observe(image, 0.0)
+    p = preset("inpainting", 0.0, max_iter=12)
+    assert p["hard_data"] is True and preset("inpainting", 5 / 255)["hard_data"] is False
+    res = run(gs_pnp(op, y, D, ref=image, **p))
+    m = op.mask_for(y)
+    assert torch.equal(m * res.x, m * y) and res.history[-1]["f"] == 0.0
+    with pytest.raises(ValueError, match="hard_data=True is for inpainting"):
+        next(gs_pnp(Blur(gaussian_kernel(5, 1.0)), image, D, sigma=0.02, lam=0.1, hard_data=True))
+
+
+def test_reported_z_is_the_denoised_last_x(D, image):
+    """info['z'] of a record is z_k = x_k − τλ∇g_σ(x_k) at that record's x_k: D_σ(x_k) when τλ = 1, the image the
+    reference returns; info['psnr_z'] is its PSNR."""
+    op = Blur(gaussian_kernel(7, 1.2))
+    y = op.observe(image, 0.02, seed=1)
+    res = run(gs_pnp(op, y, D, sigma=0.04, lam=0.1, ref=image, max_iter=4, tol=0, backtracking=False))
+    with torch.no_grad():
+        assert torch.allclose(res.last.info["z"], D.denoise(res.x, 0.04), atol=1e-5)
+    assert res.history[-1]["psnr_z"] == pytest.approx(psnr(res.last.info["z"], image))
+
+
+def test_a_run_past_the_precision_of_F_stops_cleanly(D):
+    """Run on with tol = 0: once F changes by less than its rounding the Armijo test fails on noise. The solver
+    stops, says F is stationary to its precision, and returns finite images (before, τ shrank towards 0 and the
+    prox divided by it: NaN after ~50 iterations on this problem, the playground's default deblurring)."""
+    x = sample("camera", size=128, grey=True)
+    op = Blur(gaussian_kernel(9, 1.6))
+    y = op.observe(x, 10 / 255, seed=0)
+    res = run(gs_pnp(op, y, D, ref=x, **preset("deblur-gaussian", 10 / 255, tol=0.0, max_iter=400)))
+    assert res.status == "converged" and "precision of F" in res.message, res.message
+    assert res.iterations < 400 and torch.isfinite(res.x).all() and torch.isfinite(res.last.info["z"]).all()
+    assert monotone(res.curve("objective"), rtol=1e-6)
+    assert res.history[-1]["tau"] > 1e-3 / 0.075
+
+
 def test_potential_and_grad_matches_the_denoiser(D, image):
     g, dg = potential_and_grad(D, image, 0.05)
     with torch.no_grad():

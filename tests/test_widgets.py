@@ -284,6 +284,29 @@ def test_changing_the_solver_applies_its_parameters_in_one_run(app):
     assert "FISTA-TV" in app.panel.iterate.caption_text
 
 
+def test_gs_pnp_shows_and_downloads_the_image_it_reports(app):
+    """GS-PnP's reported image is z_k = D_σ(x_k), not x_k (which keeps the noise the data prox lets through):
+    the panel, its caption, the download and the PSNR chart say so."""
+    import base64
+
+    from pnp_lessons.images import load_image
+    from pnp_lessons.metrics import psnr
+
+    if not any(k == "gs-pnp" and ok for k, _, ok, _ in P.available_solvers()):
+        pytest.skip("no GS-PnP in this checkout")
+    app.controls.operator.value = "deblur"
+    app.controls.solver.value = "gs-pnp"
+    assert app.wait(120)
+    f = app.runner.last_frame
+    z, x = f.record.info["z"], f.record.x
+    cap = app.panel.iterate.caption_text
+    assert "zₖ = D_σ(xₖ)" in cap and f"PSNR {f.record.info['psnr_z']:.2f} dB" in cap
+    assert torch.equal(app.result, z)
+    png = base64.b64decode(app.download.value.split("base64,")[1].split("'")[0])
+    assert psnr(load_image(png), z.clamp(0, 1).cpu()) > psnr(load_image(png), x.clamp(0, 1).cpu())
+    assert "zₖ orange" in app.curves.value
+
+
 def test_browser_snapping_echoes_neither_change_the_value_nor_rerun(app):
     runs = app.runner.runs_started
     lam, gamma = app.controls.params["lam"], app.controls.params["gamma"]

@@ -163,7 +163,7 @@ def _write_cache(path, key: str, value: float) -> None:
 def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(5, 15, 25, 50),
                        limit=None, methods=None, device=None, seed: int = 0, only_cached: bool = False,
                        markdown=None, cache=None, out=None, time_size: int = 256,
-                       self_ensemble: bool = False) -> dict:
+                       self_ensemble: bool = False, clip: bool = True) -> dict:
     """Compute and print the table; return ``{"psnr": {method: {set: {sigma: dB}}}, "ms": ..., "notes": ...}``.
 
     The returned dict also says how it was measured (``sigmas``, ``images`` per set, ``seed``,
@@ -194,6 +194,9 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         slow rows (BM3D) run once, or in separate processes.
     self_ensemble : bool
         Add a `` ×8`` row (dihedral self-ensemble) after each GS-DRUNet row.
+    clip : bool
+        Clip the output to [0, 1] before the PSNR (default). ``False`` is the reference's protocol (GSPnP's
+        validation and ``denoise.py`` do not clip); its cells are cached under their own keys.
     """
     from ..device import describe_device, get_device
     from ..images import data_root as default_root
@@ -226,7 +229,7 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         for m, f in rows.items():
             for s, imgs in data.items():
                 for sig in sigmas:
-                    key = f"{m}|{s}|{sig:g}|{len(imgs)}|{seed}"
+                    key = f"{m}|{s}|{sig:g}|{len(imgs)}|{seed}" + ("" if clip else "|noclip")
                     if key in cached:
                         res[m][s][sig] = cached[key]
                         continue
@@ -237,7 +240,8 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
                         g = torch.Generator().manual_seed(seed * 100003 + int(round(sig * 100)) * 1009 + i)
                         y = x + (sig / 255) * torch.randn(x.shape, generator=g)
                         d = f(y.to(dev), sig / 255)
-                        vals.append(psnr(d.detach().float().cpu().clamp(0, 1), x))
+                        d = d.detach().float().cpu()
+                        vals.append(psnr(d.clamp(0, 1) if clip else d, x))
                     res[m][s][sig] = float(np.mean(vals))
                     if cache:
                         _write_cache(cache, key, res[m][s][sig])
@@ -270,8 +274,8 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         timing = "; ".join(f"{', '.join(timed)} on {place}" for place, timed in groups.items())
     else:
         timing = next(iter(groups), "no machine (no time measured or cached)")
-    footer = (f"\nPSNR (dB), mean over {n_imgs}; output clipped to [0, 1]; "
-              f"times on {timing}, torch {torch.__version__}.")
+    footer = (f"\nPSNR (dB), mean over {n_imgs}; " + ("output clipped to [0, 1]; " if clip else "output not clipped; ")
+              + f"times on {timing}, torch {torch.__version__}.")
     out("\n" + table + footer)
     for n in notes:
         out("note: " + n)

@@ -1,4 +1,5 @@
-"""ISTA / proximal gradient and FISTA for  F(x) = ½‖Ax − y‖² + λ R(x),  R = TV or L1.
+"""ISTA / proximal gradient and FISTA for  F(x) = ½‖Ax − y‖² + λ R(x),  R = TV or L1, and the
+primal-dual algorithm of Chambolle & Pock for the TV case.
 
 ISTA:  x_{k+1} = prox_{τλR}(x_k − τ Aᵀ(Ax_k − y))  with τ ≤ 1/‖AᵀA‖ (Daubechies et al. 2004).
 FISTA adds Nesterov's extrapolation (Beck & Teboulle, SIAM J. Imaging Sci. 2009):
@@ -15,8 +16,8 @@ from typing import Iterator
 import torch
 
 from ..operators import Operator, check_image, check_positive
-from ..prox import soft_threshold, tv, tv_prox
-from .base import Iterate, Tracker
+from ..prox import div2d, grad2d, pointwise_norm, soft_threshold, tv, tv_prox
+from .base import CONVERGED, Iterate, Tracker
 
 REGULARISERS = ("tv", "l1")
 
@@ -121,3 +122,61 @@ def fista(op: Operator, y: torch.Tensor, lam: float, reg: str = "tv", tau: float
             return
         v = x_new + ((t - 1) / t_new) * (x_new - x)
         x, t = x_new, t_new
+
+
+def tv_primal_dual(op: Operator, y: torch.Tensor, lam: float, tau: float = 1.0, x0: torch.Tensor | None = None,
+                   ref: torch.Tensor | None = None, max_iter: int = 300, tol: float = 1e-5) -> Iterator[Iterate]:
+    """The TV problem of :func:`fista`, ½‖Ax − y‖² + λ TV(x), by the primal-dual algorithm of Chambolle &
+    Pock (J. Math. Imaging Vis. 2011, Algorithm 1 with θ = 1).
+
+    FISTA needs an inner iterative TV prox at every step; here each iteration costs one exact data prox
+    (``op.prox_data``, a few FFTs) and one gradient/divergence, which makes the TV baseline affordable on
+    full-size images. With the dual variable q (‖q_i‖ ≤ λ) of ∇x:
+
+        q_{k+1} = Π_{‖·‖≤λ}(q_k + σ ∇x̄_k),   x_{k+1} = prox_{τf}(x_k + τ div q_{k+1}),   x̄_{k+1} = 2x_{k+1} − x_k,
+
+    with στ‖∇‖² ≤ 1 (‖∇‖² ≤ 8, so σ = 1/(8τ)). Same minimiser as :func:`fista` with ``reg='tv'``; the
+    run stops when the relative change of the objective stays below ``tol`` for 10 iterations.
+
+    Examples
+    --------
+    The same objective as FISTA reaches (``tol=0``: 300 full iterations):
+
+    >>> from pnp_lessons.operators import Blur, gaussian_kernel
+    >>> from pnp_lessons.solvers import run
+    >>> sq = torch.zeros(1, 1, 32, 32); sq[..., 8:24, 8:24] = 1
+    >>> A = Blur(gaussian_kernel(7, 1.5)); obs = A.observe(sq, 0.01, seed=0)
+    >>> F_pd = run(tv_primal_dual(A, obs, lam=0.01, max_iter=300)).last.objective
+    >>> F_fista = run(fista(A, obs, lam=0.01, max_iter=300, tol=0)).last.objective
+    >>> abs(F_pd - F_fista) / F_fista < 1e-2
+    True
+    """
+    if not isinstance(op, Operator):
+        raise TypeError(f"op must be a pnp_lessons.operators.Operator, got {type(op).__name__}")
+    check_image(y, "y")
+    lam = check_positive(lam, "lam", allow_zero=True)
+    tau = check_positive(tau, "tau")
+    sigma = 1.0 / (8.0 * tau)
+    x = op.prox_data(op.A_adjoint(y), y, tau) if x0 is None else check_image(x0, "x0").clone()
+    tracker = Tracker(x, ref, 0.0, max_iter)
+    q = grad2d(x) * 0
+    xbar = x
+    F_old, calm = None, 0
+    while True:
+        q = q + sigma * grad2d(xbar)
+        q = q / torch.clamp(pointwise_norm(q) / max(lam, 1e-300), min=1.0)   # projection onto ‖q_i‖ ≤ λ
+        x_new = op.prox_data(x + tau * div2d(q), y, tau)
+        xbar = 2 * x_new - x
+        F = op.data_fidelity(x_new, y) + lam * tv(x_new)
+        it = tracker.record(x_new, x, F, tau=tau)
+        if F_old is not None and abs(F_old - F) <= tol * abs(F):
+            calm += 1
+        else:
+            calm = 0
+        if it.status == "running" and calm >= 10:
+            it.status = CONVERGED
+            it.message = f"converged: |ΔF|/|F| < {tol:g} for 10 iterations after {it.k} iterations"
+        yield it
+        if it.done:
+            return
+        x, F_old = x_new, F

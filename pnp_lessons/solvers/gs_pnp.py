@@ -11,21 +11,27 @@ one iteration is
     x_{k+1} = prox_{τ f}(z_k)                 (proximal step on f)
 
 With τ = 1/λ (the default, as in the reference code) the gradient step is exactly the denoiser,
-z_k = D_σ(x_k) = x_k − ∇g_σ(x_k), so GS-PnP *is* PnP-HQS with the GS denoiser; Theorem 1 of the
-paper then gives F(x_{k+1}) ≤ F(x_k) as long as τ < 1/(λ L), L the Lipschitz constant of ∇g_σ.
-Because L is unknown, the reference (and this code) uses Armijo backtracking (as in the reference code):
-a trial step is *rejected* and retried with τ ← η τ when
+z_k = D_σ(x_k) = x_k − ∇g_σ(x_k), so GS-PnP is PnP-HQS with the GS denoiser (as long as backtracking
+leaves τ = 1/λ). Theorem 1 of the paper: for τ < 1/(λL), L the Lipschitz constant of ∇g_σ, F(x_k)
+is non-increasing and converges, ‖x_{k+1} − x_k‖ → 0 and every accumulation point of (x_k) is a critical
+point of F. Because L is unknown, the reference (and this code) uses Armijo backtracking: a trial step is
+*rejected* and retried with τ ← η τ when
 
     F(x_k) − F(x_{k+1}) < (γ_bt / τ) ‖x_{k+1} − x_k‖²,        γ_bt = 0.1, η = 0.9,
 
-with F evaluated at the new point. Rejected trials are counted apart from iterations. The run stops
-when |F(x_k) − F(x_{k+1})| / |F(x_k)| < tol (1e-5 deblurring, 1e-6 SR) or after ``max_iter``.
+with F evaluated at the new point (the reference compares F one iteration late). The test guarantees a
+sufficient decrease at every accepted step, not τ < 1/(λL). Rejected trials are counted apart from
+iterations. The run stops when |F(x_k) − F(x_{k+1})| / |F(x_k)| < tol (1e-5 deblurring, 1e-6 SR) or after
+``max_iter``; also when the Armijo test fails only by the rounding of F (F, a float64 sum of float32 terms,
+is then stationary to its precision: without this, τ would shrink towards 0 and the prox divide by it).
 
 Which image is the answer? The reference returns the last **z** = x − τλ∇g_σ(x) (for τλ = 1, the
 denoised version D_σ(x) of the last iterate) for deblurring and SR, and the last x for inpainting.
-x is the critical point of F, which fits the data exactly as far as the prox does and so keeps
-some of the noise the prox lets through; z is one more denoising step away from it and scores higher
-PSNR. Both are returned: ``record.x`` and ``record.info['z']``.
+x, near a critical point of F, fits the data as far as the prox does and so keeps some of the noise
+the prox lets through; z is one more denoising step away from it and scores higher PSNR. Both are
+returned: ``record.x`` and ``record.info['z']``, with ``z_k = x_k − τλ∇g_σ(x_k)`` computed at the
+record's own x_k (the gradient is already there, for F); ``info['psnr_z']`` is its PSNR when a
+reference image is given.
 """
 
 from __future__ import annotations
@@ -35,12 +41,14 @@ from typing import Iterator
 
 import torch
 
+from ..metrics import psnr as _psnr
 from ..operators import Inpainting, Operator, SuperResolution, check_image, check_positive
-from .base import CONVERGED, Iterate, Tracker
+from .base import CONVERGED, STOPPED, Iterate, Tracker
 
 GAMMA_BT = 0.1
 ETA = 0.9
 MAX_BACKTRACKS = 60
+F_PRECISION_ULPS = 8  # differences of F below 8 float32 ulps of |F| are rounding
 
 # Task presets from the reference experiments (DESIGN.md): σ_den = factor × noise, λ, tolerance.
 PRESETS = {
@@ -49,8 +57,10 @@ PRESETS = {
     "deblur-gaussian": dict(sigma_factor=1.8, lam=0.075, tol=1e-5, max_iter=400),
     "sr": dict(sigma_factor=2.0, lam=0.065, tol=1e-6, max_iter=400),
     # inpainting (reference inpaint.py): σ_den = 10/255, λ = 0.1, 100 iterations, no backtracking,
-    # the first 10 iterations with σ = 50/255 to fill the holes; the output is x, not z.
-    "inpainting": dict(sigma=10 / 255, lam=0.1, tol=0.0, max_iter=100, backtracking=False, warmup=10,
+    # the first 10 iterations with σ = 50/255 to fill the holes, then the cost criterion at the
+    # reference's default threshold 1e-7; the output is x, not z. Noise-free observations use the
+    # hard data constraint (the prox becomes the projection x = m·y + (1 − m)·z), see preset().
+    "inpainting": dict(sigma=10 / 255, lam=0.1, tol=1e-7, max_iter=100, backtracking=False, warmup=10,
                        warmup_sigma=50 / 255),
 }
 MIN_SIGMA = 1 / 255  # floor for noise-free problems, where factor × noise would switch the prior off
@@ -72,13 +82,17 @@ def preset(task: str, noise: float = 0.0, **overrides) -> dict:
     factor = p.pop("sigma_factor", None)
     if factor is not None:
         p["sigma"] = max(factor * noise, MIN_SIGMA)
+    if task == "inpainting":
+        # reference: the soft prox when noise_level_img > 0.01 (on the 0–255 scale), else the projection
+        p["hard_data"] = noise * 255 <= 0.01
     p.update(overrides)
     return p
 
 
 def initial_point(op: Operator, y: torch.Tensor, tau: float) -> torch.Tensor:
-    """The reference's initialisation: prox_{τf}(y) for deblurring, prox_{τf}(bicubic(y)) for SR,
-    and for inpainting the observation with missing pixels set to 0.5."""
+    """The reference's initialisation: prox_{τf}(y) for deblurring, prox_{τf}(bicubic(y)) for SR
+    (bicubic with the (s − 1)/2 pixel shift, :meth:`SuperResolution.bicubic_up`), and for inpainting
+    the observation with missing pixels set to 0.5."""
     if isinstance(op, SuperResolution):
         return op.prox_data(op.bicubic_up(y), y, tau)
     if isinstance(op, Inpainting):
@@ -99,7 +113,7 @@ def potential_and_grad(denoiser, x: torch.Tensor, sigma) -> tuple[torch.Tensor, 
 def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, tau: float | None = None,
            x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 400,
            tol: float = 1e-5, backtracking: bool = True, gamma_bt: float = GAMMA_BT, eta: float = ETA,
-           warmup: int = 0, warmup_sigma: float | None = None) -> Iterator[Iterate]:
+           warmup: int = 0, warmup_sigma: float | None = None, hard_data: bool = False) -> Iterator[Iterate]:
     """GS-PnP (Hurault et al. 2022) in the iterate protocol.
 
     Parameters
@@ -124,13 +138,17 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
         Armijo backtracking (γ_bt, η). Without it, an increase of F is counted and reported.
     warmup, warmup_sigma : int, float
         The first ``warmup`` iterations use ``warmup_sigma`` (the reference's inpainting start).
+    hard_data : bool
+        Inpainting only: replace prox_{τf} by the projection onto {x : Ax = y}, x = m·y + (1 − m)·z
+        (its limit as τ → ∞; the reference's choice for noise-free inpainting). f is then 0 on
+        every iterate and F = λ g_σ.
 
     Yields
     ------
     Iterate
         ``objective`` = F(x_k) (summed over the batch), ``info`` holds ``z`` (tensor), ``tau``,
         ``rejected`` (trials rejected in this iteration), ``rejected_total``, ``F_increases``,
-        ``f`` and ``g``.
+        ``f``, ``g`` and, with ``ref``, ``psnr_z`` (the PSNR of z, not clipped).
 
     Examples
     --------
@@ -155,7 +173,15 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
     if not (0 < eta < 1):
         raise ValueError(f"eta must be in (0, 1), got {eta!r}")
     gamma_bt = check_positive(gamma_bt, "gamma_bt", allow_zero=True)
+    if hard_data and not isinstance(op, Inpainting):
+        raise ValueError(f"hard_data=True is for inpainting (the projection onto Ax = y), got {type(op).__name__}")
     x = initial_point(op, y, tau) if x0 is None else check_image(x0, "x0").clone()
+
+    def data_step(z_, tau_):
+        if hard_data:                                        # projection onto {Ax = y}: keep observed pixels
+            m = op.mask_for(z_)
+            return m * y + (1 - m) * z_
+        return op.prox_data(z_, y, tau_)                     # proximal step on f
     tracker = Tracker(x, ref, tol=0.0, max_iter=max_iter)
 
     def F_parts(x_, s_):
@@ -163,6 +189,10 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
         f_ = op.data_fidelity(x_, y)
         return f_ + lam * float(g_.double().sum()), f_, float(g_.double().sum()), dg_
 
+    # F is a float64 sum of float32 terms: differences below this fraction of |F| are rounding, not
+    # decrease. Without this floor, a run continued past the precision of F (tol = 0, long runs) lets
+    # the Armijo test fail on rounding noise, τ shrinks towards 0 and the prox divides by it (NaN).
+    f_precision = F_PRECISION_ULPS * torch.finfo(x.dtype).eps
     k = 0
     s = warmup_sigma if (warmup > 0 and warmup_sigma is not None) else sigma
     F_x, _, _, grad_x = F_parts(x, s)
@@ -173,26 +203,47 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, ta
         if s_k != s:  # σ changed after the warm-up: F changes with it
             s = s_k
             F_x, _, _, grad_x = F_parts(x, s)
-        rejected = 0
+        rejected, stationary, exhausted = 0, False, False
         while True:
             z = x - tau * lam * grad_x                       # gradient step on λ g_σ
-            x_new = op.prox_data(z, y, tau)                  # proximal step on f
+            x_new = data_step(z, tau)                        # proximal step on f
             F_new, f_new, g_new, grad_new = F_parts(x_new, s)
             dF = F_x - F_new
-            armijo = dF >= (gamma_bt / tau) * float(((x_new - x).double() ** 2).sum())  # Armijo sufficient decrease
-            if armijo or not backtracking or rejected >= MAX_BACKTRACKS:
+            needed = (gamma_bt / tau) * float(((x_new - x).double() ** 2).sum())
+            armijo = dF >= needed                            # Armijo sufficient decrease
+            if armijo or not backtracking:
+                break
+            floor = f_precision * max(abs(F_x), 1e-30)
+            if dF >= -floor and needed <= floor:             # the test fails by rounding only:
+                stationary = True                            # x is stationary to the precision of F
+                break
+            if rejected >= MAX_BACKTRACKS:
+                exhausted = True
                 break
             rejected += 1
             tau *= eta
         rejected_total += rejected
         if F_new > F_x * (1 + 1e-12) + 1e-12:
             increases += 1
-        it = tracker.record(x_new, x, F_new if math.isfinite(F_new) else float("nan"), z=z, tau=tau,
+        # z_k = x_k − τλ∇g_σ(x_k) at the new point (∇g_σ(x_new) is already computed for F): the image the
+        # reference returns, z = D_σ(x_k) when τλ = 1.
+        z_new = x_new - tau * lam * grad_new
+        extra = {"psnr_z": _psnr(z_new, ref)} if ref is not None and bool(torch.isfinite(z_new).all()) else {}
+        it = tracker.record(x_new, x, F_new if math.isfinite(F_new) else float("nan"), z=z_new, tau=tau,
                             rejected=rejected, rejected_total=rejected_total, F_increases=increases,
-                            f=f_new, g=g_new, sigma=s)
-        if it.status == "running" and tol > 0 and k > warmup and abs(dF) / max(abs(F_x), 1e-30) < tol:
+                            f=f_new, g=g_new, sigma=s, **extra)
+        rel = abs(dF) / max(abs(F_x), 1e-30)
+        if it.status == "running" and stationary and k > warmup:
             it.status = CONVERGED
-            it.message = f"converged: |ΔF|/|F| = {abs(dF) / max(abs(F_x), 1e-30):.2e} < tol {tol:g} after {k} iterations"
+            it.message = (f"converged: F no longer decreases measurably (|ΔF|/|F| = {rel:.1e}, at the "
+                          f"precision of F in {str(x.dtype).replace('torch.', '')}) after {k} iterations")
+        elif it.status == "running" and exhausted:
+            it.status = STOPPED
+            it.message = (f"stopped: {MAX_BACKTRACKS} backtracking trials in iteration {k} found no step with "
+                          f"sufficient decrease of F (τ = {tau:.3g}); the last iterate is returned")
+        elif it.status == "running" and tol > 0 and k > warmup and rel < tol:
+            it.status = CONVERGED
+            it.message = f"converged: |ΔF|/|F| = {rel:.2e} < tol {tol:g} after {k} iterations"
         if it.done and increases:
             it.message += (f" — F increased at {increases} of {k} iterations: without backtracking, τ = {tau:.3g} "
                            "is too large for the descent guarantee (τ < 1/(λL), Theorem 1)")

@@ -3,7 +3,8 @@ prox replaced by a denoiser D.
 
 With a kernel denoiser D = W (NLM, W = D⁻¹K) computed once from a guide and then frozen, the
 update is the linear dynamical system x_{k+1} = P x_k + q, P = W(I − γAᵀA), q = γWAᵀy (eq. 4),
-which converges from any x_0 iff ρ(P) < 1 (Theorem 1); :mod:`pnp_lessons.analysis` computes ρ(P).
+which converges from any x_0 if ρ(P) < 1 (Theorem 1: sufficient, not necessary);
+:mod:`pnp_lessons.analysis` computes ρ(P).
 
 Denoisers that plug in:
 

@@ -103,13 +103,18 @@ class LiveCurves(W.HTML):
     def update(self, history: list[dict]):
         """Redraw from the run's history (list of iterate summaries)."""
         charts = []
+        has_z = any(h.get("psnr_z") is not None for h in history)
         for key, title, log in CHARTS:
             series = []
             if self.pinned_history:
                 series.append(([h.get(key) for h in self.pinned_history], "#999", True))
             series.append(([h.get(key) for h in history], "#1f77b4", False))
+            if key == "psnr" and has_z:   # GS-PnP: the reported image is zₖ, drawn in orange
+                series.append(([h.get("psnr_z") for h in history], "#d55e00", False))
+                title = "PSNR (dB): xₖ blue, zₖ orange"
             charts.append(svg_chart(title, series, log=log))
         legend = ("<div style='font-size:11px;color:#555'>solid: current run B"
-                  + (" · dashed grey: pinned A" if self.pinned_history else "") + "</div>")
+                  + (" · dashed grey: pinned A" if self.pinned_history else "")
+                  + (" · GS-PnP reports zₖ = D_σ(xₖ) (orange)" if has_z else "") + "</div>")
         self.value = ("<div class='pnp-curves' style='display:flex;gap:6px;flex-wrap:wrap'>"
                       + "".join(charts) + "</div>" + legend)

@@ -37,6 +37,15 @@ def _psnr_text(p) -> str:
     return "PSNR ∞" if math.isinf(p) else f"PSNR {p:.2f} dB"
 
 
+def reported(rec):
+    """(image, PSNR, what it is) for a record: the iterate x_k, except for GS-PnP, whose reported image is
+    z_k = x_k − τλ∇g_σ(x_k) (the reference code returns it; x_k keeps the noise the data prox lets through)."""
+    z = rec.info.get("z") if isinstance(rec.info, dict) else None
+    if z is not None and "psnr_z" in rec.info:
+        return z, rec.info["psnr_z"], f"zₖ = D_σ(xₖ), the image GS-PnP reports (xₖ: {_psnr_text(rec.psnr)})"
+    return rec.x, rec.psnr, "xₖ"
+
+
 class Playground(W.VBox):
     """The composed live app (a widget: display it, or put it in a page).
 
@@ -124,9 +133,10 @@ class Playground(W.VBox):
         if f is None or f.record is None:
             return False
         rec = f.record
-        self.pinned = (rec.x, list(f.history), f.settings)
-        cap = f"A · iteration {rec.k} · {_psnr_text(rec.psnr)} · {describe(f.settings)}"
-        self.panel.pinned.show(rec.x, cap)
+        img, p, what = reported(rec)
+        self.pinned = (img, list(f.history), f.settings)
+        cap = f"A · iteration {rec.k} · {_psnr_text(p)} · {describe(f.settings)} · {what}"
+        self.panel.pinned.show(img, cap)
         self.panel.show_pinned(True)
         self.curves.pinned_history = list(f.history)
         self.curves.update(f.history if f is self.runner.last_frame else [])
@@ -189,8 +199,9 @@ class Playground(W.VBox):
         rec = f.record
         state = STATUS_TEXT.get(f.status, f.status)
         if rec is not None:
-            cap = f"B · iteration {rec.k} · {_psnr_text(rec.psnr)} · {describe(f.settings)} · {state}"
-            self.panel.iterate.show(rec.x, cap)
+            img, p, what = reported(rec)
+            cap = f"B · iteration {rec.k} · {_psnr_text(p)} · {describe(f.settings)} · {state} · {what}"
+            self.panel.iterate.show(img, cap)
             self.curves.update(f.history)
         elif f.final:
             self.panel.iterate.set_caption(f"B · no result · {state}")
@@ -203,8 +214,8 @@ class Playground(W.VBox):
             else:
                 self.message.value = ""
             if rec is not None:
-                self.result = rec.x
-                data = base64.b64encode(to_png_bytes(rec.x)).decode("ascii")
+                self.result = reported(rec)[0]
+                data = base64.b64encode(to_png_bytes(self.result)).decode("ascii")
                 self.download.value = (f"<a class='pnp-download' download='pnp-playground-result.png' "
                                        f"href='data:image/png;base64,{data}'>⬇ Download the result (PNG)</a>")
             its = len(f.history)

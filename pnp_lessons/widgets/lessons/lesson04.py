@@ -1,6 +1,7 @@
 """Lesson 04 widgets: NLM as an explicit matrix W = D⁻¹K.
 
-* :func:`matrix_facts` — row sums, column sums, max|W − Wᵀ|, ρ(W) and ‖W‖₂ of a small W, and
+* :func:`matrix_facts` — row sums, column sums, max|W − Wᵀ|, ρ(W), ‖W‖₂ and the range of the (real)
+  eigenvalues of a small W (:func:`pnp_lessons.analysis.eigenvalue_range`), and
   :func:`facts_table` to show them;
 * :class:`WeightViewer` — h, patch and window sliders, a pixel picked by its row i and column j:
   the guide with the window Ω_i, the weight map W[(i, j), ·] (``KernelWeights.row``) and the
@@ -43,7 +44,7 @@ def noisy_sample(name: str = "camera", size: int | None = None, noise255: float 
 
 
 def matrix_facts(Wk: KernelWeights, norms: bool = True) -> dict:
-    """Numerical facts about W (small images): row and column sums, asymmetry, ρ(W), ‖W‖₂."""
+    """Numerical facts about W (small images): row and column sums, asymmetry, ρ(W), ‖W‖₂, λ_min and λ_max."""
     import scipy.sparse.linalg as spla
 
     S = Wk.to_sparse()
@@ -53,9 +54,12 @@ def matrix_facts(Wk: KernelWeights, norms: bool = True) -> dict:
     out = dict(n=S.shape[0], nnz=S.nnz, row_min=float(rows.min()), row_max=float(rows.max()),
                col_min=float(cols.min()), col_max=float(cols.max()), asym=asym, min_entry=float(S.data.min()))
     if norms:
+        from ...analysis import eigenvalue_range
+
         v0 = np.ones(S.shape[0])
         out["rho"] = float(abs(spla.eigs(S, k=1, which="LM", v0=v0, return_eigenvectors=False, tol=1e-8)).max())
         out["norm2"] = float(spla.svds(S, k=1, v0=v0, return_singular_vectors=False, tol=1e-8).max())
+        out["lam_min"], out["lam_max"] = eigenvalue_range(Wk)
     return out
 
 
@@ -72,6 +76,8 @@ def facts_table(Wk: KernelWeights, name: str = "W") -> "object":
         ("smallest non-zero entry", f"{f['min_entry']:.2e} (> 0: Assumption 2(i))"),
         ("spectral radius ρ(W)", f"{f['rho']:.6f}"),
         ("spectral norm ‖W‖₂", f"{f['norm2']:.6f}"),
+        ("eigenvalues (all real)", f"from λ_min = {f['lam_min']:.4f} to λ_max = {f['lam_max']:.6f}"
+         + (" (some negative: not positive semidefinite)" if f["lam_min"] < -1e-8 else " (≥ 0)")),
     ]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return HTML(f"<table class='pnp-readout' aria-label='facts about {html.escape(name)}'>"

@@ -374,8 +374,9 @@ EXERCISES = [
         "What is τ after 3 rejected trials?",
         7.29,
         hint="τ = (1/λ)·η³.",
-        confirmation="10 × 0.9³ = 7.29. τ only shrinks, and once it is below 1/(λL) every trial is accepted "
-                     "(Theorem 1's condition), so there are only finitely many rejections.",
+        confirmation="10 × 0.9³ = 7.29. τ only shrinks, and once it is below 1/(λL) every trial passes the test "
+                     "(Theorem 1's condition), so there are only finitely many rejections. An accepted τ need not be "
+                     "below 1/(λL): the test certifies a sufficient decrease of F, which is what the proof uses.",
     ),
     Exercise(
         "07.3",
@@ -383,11 +384,11 @@ EXERCISES = [
         "the last z = x − τλ∇g_σ(x): one more denoising step after the last x",
         hint="Look at the PSNR curves of xₖ (solid) and zₖ (dashed) in the widget, and at the last paragraph "
              "of the lesson.",
-        confirmation="The reference returns z: x is the critical point of F, which fits the data and keeps some "
+        confirmation="The reference returns z: x, near a critical point of F, fits the data and keeps some "
                      "noise; z is one denoising step further and, with a well-trained denoiser, scores a higher PSNR — but "
-                     "it is not the minimiser of F (solvers/gs_pnp.py explains it).",
+                     "it is not a critical point of F (solvers/gs_pnp.py explains it).",
         choices=(
-            "the last x, the critical point of F",
+            "the last x, the iterate that approaches a critical point of F",
             "the last z = x − τλ∇g_σ(x): one more denoising step after the last x",
             "the average of all iterates",
             "the iterate with the best PSNR",
