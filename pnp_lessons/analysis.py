@@ -553,9 +553,10 @@ def inpainting_inf_norm(W: KernelWeights, op: Inpainting, gamma: float) -> float
     With M = AᵀA = diag(m), P_ij = W_ij (1 − γ m_j), so the i-th absolute row sum is
     Σ_{j unobserved} W_ij + |1 − γ| Σ_{j observed} W_ij = 1 − (1 − |1 − γ|) s_i with s_i the observed
     weight of row i. Under Proposition 3's hypothesis (s_i > 0) it is < 1 for every γ ∈ (0, 2): the
-    Gershgorin argument of Theorem 4 then gives convergence up to γ < 2, not only γ < 1 (Theorem 5),
-    which matches the paper's observation that the iterates stabilise up to γ = 2. Computed in O(n)
-    from the stencil (no matrix is formed), so it works for images of any size.
+    Gershgorin argument of Theorem 4 then gives convergence for every γ < 2, not only γ < 1 (Theorem 5);
+    at γ = 2 itself the bound is 1 and proves nothing (the paper's iterates "stabilise" there; with a sharp W
+    ours oscillate). Computed in O(n) from the stencil (no matrix is formed), so it works for images of any
+    size.
 
     Examples
     --------
