@@ -227,17 +227,19 @@ def test_lesson05_runs_overlay_and_diverge_past_two():
     from pnp_lessons.widgets.lessons.lesson05 import PnPIstaRuns
 
     r = PnPIstaRuns(iters=15, autostart=False)
-    r.h255 = 20.0
+    assert r.h.value == 20.0
     r.refresh()
-    assert r.wait(120) and "γ = 0.90, W fixed" in r.runs
+    assert r.wait(120) and "γ = 0.90, h·255 = 20, W fixed" in r.runs
     r.gamma.set(2.5)
     r.iters.set(120)
     assert r.wait(240)
-    hist, status = r.runs["γ = 2.50, W fixed"]
+    hist, status = r.runs["γ = 2.50, h·255 = 20, W fixed"]
     assert status == "diverged" and "diverged" in r.curves.value
     assert r.curves.value.count("<polyline") >= 4                   # 2 runs × (PSNR, residual)
     r.presets[1].click()                                            # γ = 0.9 again
     assert r.wait(120) and r.gamma.value == 0.9
+    r.h.set(30.0)                                                   # a wider W: a run of its own, kept beside
+    assert r.wait(120) and "γ = 0.90, h·255 = 30, W fixed" in r.runs and "γ = 0.90, h·255 = 20, W fixed" in r.runs
     r.clear_button.click()
     assert r.runs == {} and r.curves.value == ""
     r.close()

@@ -219,8 +219,8 @@ class PnPIstaRuns(LessonWidget):
     def __init__(self, kind: str = "inpaint", gamma: float = 0.9, h255: float = 20.0, iters: int | None = None,
                  autostart: bool = True):
         self.size = 48 if is_fast() else 96
-        self.h255 = h255
         self.gamma = Slider(PARAMS["gamma"], gamma)
+        self.h = Slider(PARAMS["h"], h255, continuous_update=False)
         self.mode = W.ToggleButtons(options=[("W fixed (linear)", "fixed"), ("W adaptive (from xₖ)", "adaptive")],
                                     value="fixed", description="NLM weights", style={"description_width": "90px"})
         self.kind = W.Dropdown(options=[(v, k) for k, v in PROBLEMS.items()], value=kind, description="problem",
@@ -239,9 +239,10 @@ class PnPIstaRuns(LessonWidget):
         self.curves = W.HTML("")
         self.runs: dict = {}
         self._problems: dict = {}
-        super().__init__([self.kind, self.mode, self.gamma, W.HBox(self.presets + [self.clear_button]), self.iters,
-                          W.HBox([self.observation, self.iterate_view, self.truth]), self.curves], autostart=False)
-        for w in (self.gamma, self.mode, self.kind, self.iters):
+        super().__init__([self.kind, self.mode, self.gamma, W.HBox(self.presets + [self.clear_button]), self.h,
+                          self.iters, W.HBox([self.observation, self.iterate_view, self.truth]), self.curves],
+                         autostart=False)
+        for w in (self.gamma, self.h, self.mode, self.kind, self.iters):
             w.observe(self.refresh, "value")
         if autostart:
             self.refresh()
@@ -254,7 +255,7 @@ class PnPIstaRuns(LessonWidget):
 
     def settings(self):
         return dict(kind=self.kind.value, mode=self.mode.value, gamma=float(self.gamma.value),
-                    iters=int(self.iters.value))
+                    h=float(self.h.value), iters=int(self.iters.value))
 
     def problem(self, kind):
         if kind not in self._problems:
@@ -263,13 +264,14 @@ class PnPIstaRuns(LessonWidget):
 
     def iterate(self, s):
         x, op, y, guide = self.problem(s["kind"])
-        cfg = NLM(NLM_PATCH, NLM_WINDOW, h=self.h255 / 255)
+        cfg = NLM(NLM_PATCH, NLM_WINDOW, h=s["h"] / 255)
         return pnp_ista(op, y, cfg, gamma=s["gamma"], x0=guide, guide=guide, ref=x, mode=s["mode"],
                         max_iter=s["iters"], tol=1e-7)
 
     @staticmethod
     def label(s) -> str:
-        return f"γ = {s['gamma']:.2f}, W {s['mode']}" + (" (deblur)" if s["kind"] == "deblur" else "")
+        return (f"γ = {s['gamma']:.2f}, h·255 = {s['h']:g}, W {s['mode']}"
+                + (" (deblur)" if s["kind"] == "deblur" else ""))
 
     def on_frame(self, f):
         rec, s = f.record, f.settings
