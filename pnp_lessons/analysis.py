@@ -359,9 +359,9 @@ def eigenvalue_range(W: KernelWeights, max_pixels: int = MAX_PIXELS, tol: float 
     try:
         hi = float(spla.eigsh(S, k=1, which="LA", v0=v0, tol=tol, ncv=ncv, return_eigenvectors=False)[0])
     except spla.ArpackNoConvergence:
-        # a sharp kernel (small h) clusters many eigenvalues at 1; the largest absolute row sum bounds λ_max
-        # (it is 1 for a row-stochastic or doubly stochastic W, which has the eigenvalue 1)
-        hi = float(np.asarray(abs(S).sum(axis=1)).max())
+        # a sharp kernel (small h) clusters many eigenvalues at 1, where ARPACK stalls; but λ_max = 1 exactly for
+        # a (row- or doubly) stochastic W: W1 = 1, and every eigenvalue has |μ| ≤ ‖W‖_∞ = 1
+        hi = 1.0
     try:
         lo = float(spla.eigsh(S, k=1, which="SA", v0=v0, tol=tol, ncv=ncv, return_eigenvectors=False)[0])
     except spla.ArpackNoConvergence:

@@ -300,7 +300,7 @@ def test_gs_pnp_shows_and_downloads_the_image_it_reports(app):
     f = app.runner.last_frame
     z, x = f.record.info["z"], f.record.x
     cap = app.panel.iterate.caption_text
-    assert "zₖ = D_σ(xₖ)" in cap and f"PSNR {f.record.info['psnr_z']:.2f} dB" in cap
+    assert "zₖ = xₖ − τλ∇g_σ(xₖ)" in cap and f"PSNR {f.record.info['psnr_z']:.2f} dB" in cap
     assert torch.equal(app.result, z)
     png = base64.b64decode(app.download.value.split("base64,")[1].split("'")[0])
     assert psnr(load_image(png), z.clamp(0, 1).cpu()) > psnr(load_image(png), x.clamp(0, 1).cpu())

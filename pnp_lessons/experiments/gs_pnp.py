@@ -186,7 +186,9 @@ def run_method(c: Case, method: str, D, max_iter: int, tv_mu: float = TV_MU, h_o
     t = time.perf_counter()
     out: dict = {}
     if method == "GS-PnP":
-        res = run(gs_pnp(c.op, y, D, ref=c.x, **preset(c.task, c.noise, max_iter=max_iter)))
+        p = preset(c.task, c.noise)
+        p["max_iter"] = min(p["max_iter"], max_iter)     # the preset's own cap (100 for inpainting) or the grid's
+        res = run(gs_pnp(c.op, y, D, ref=c.x, **p))
         img = res.x if c.part == "inpaint" else res.last.info["z"]
         out["psnr_x"] = psnr(res.x, c.x)
         if keep_curves:

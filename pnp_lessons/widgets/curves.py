@@ -115,6 +115,6 @@ class LiveCurves(W.HTML):
             charts.append(svg_chart(title, series, log=log))
         legend = ("<div style='font-size:11px;color:#555'>solid: current run B"
                   + (" · dashed grey: pinned A" if self.pinned_history else "")
-                  + (" · GS-PnP reports zₖ = D_σ(xₖ) (orange)" if has_z else "") + "</div>")
+                  + (" · GS-PnP reports zₖ = xₖ − τλ∇g_σ(xₖ) (orange)" if has_z else "") + "</div>")
         self.value = ("<div class='pnp-curves' style='display:flex;gap:6px;flex-wrap:wrap'>"
                       + "".join(charts) + "</div>" + legend)

@@ -42,7 +42,7 @@ def reported(rec):
     z_k = x_k − τλ∇g_σ(x_k) (the reference code returns it; x_k keeps the noise the data prox lets through)."""
     z = rec.info.get("z") if isinstance(rec.info, dict) else None
     if z is not None and "psnr_z" in rec.info:
-        return z, rec.info["psnr_z"], f"zₖ = D_σ(xₖ), the image GS-PnP reports (xₖ: {_psnr_text(rec.psnr)})"
+        return z, rec.info["psnr_z"], f"zₖ = xₖ − τλ∇g_σ(xₖ), the image GS-PnP reports (xₖ: {_psnr_text(rec.psnr)})"
     return rec.x, rec.psnr, "xₖ"
 
 
