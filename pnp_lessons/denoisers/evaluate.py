@@ -9,7 +9,8 @@ PSNR over each test set for each noise level, plus the time per 256x256 image.
 
 Protocol: each clean image ``x`` gets the noise ``sigma * n`` with ``n`` drawn from a generator
 seeded by ``(seed, sigma, image index)``, identical for every method; the output is clipped to
-[0, 1] before the PSNR; every method is told the true sigma. Rows whose code or package is
+[0, 1] before the PSNR (``clip=False`` / ``--no-clip``: not clipped, as the reference code measures it);
+every method is told the true sigma. Rows whose code or package is
 absent are skipped with a note, never silently.
 """
 
