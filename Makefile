@@ -59,6 +59,7 @@ demo: install state-dirs
 	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
 
 test: install-test chromium state-dirs
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 clean:

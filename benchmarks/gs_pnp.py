@@ -38,7 +38,7 @@ def time_iterations(D, C, size, dev, iters):
     sync(dev)
     t = time.perf_counter()
     n = 0
-    for it in gen:
+    for _it in gen:
         n += 1
         if n == iters:
             break

@@ -22,7 +22,7 @@ import time
 import torch
 
 from pnp_lessons.denoisers.gsdrunet import DRUNetDenoiser, DRUNetLight, GSDenoiser, count_parameters
-from pnp_lessons.device import describe_device, get_device
+from pnp_lessons.runtime import describe_device, get_device
 
 
 def timeit(f, repeats: int, device) -> float:
@@ -72,13 +72,13 @@ def main(argv=None):
             plain, gs = DRUNetDenoiser(net), GSDenoiser(net)
             x = torch.rand(1, ch, a.size, a.size, device=dev)
             with torch.no_grad():
-                t_fwd = timeit(lambda: plain.denoise(x, 25 / 255), a.repeats, dev)
-                t_gs = timeit(lambda: gs.denoise(x, 25 / 255), a.repeats, dev)
+                t_fwd = timeit(lambda plain=plain, x=x: plain.denoise(x, 25 / 255), a.repeats, dev)
+                t_gs = timeit(lambda gs=gs, x=x: gs.denoise(x, 25 / 255), a.repeats, dev)
             # the layout load_denoiser uses on the CPU (weights.py, _place), against the default, same run
             net.to(memory_format=torch.channels_last)
             with torch.no_grad():
-                c_fwd = timeit(lambda: plain.denoise(x, 25 / 255), a.repeats, dev)
-                c_gs = timeit(lambda: gs.denoise(x, 25 / 255), a.repeats, dev)
+                c_fwd = timeit(lambda plain=plain, x=x: plain.denoise(x, 25 / 255), a.repeats, dev)
+                c_gs = timeit(lambda gs=gs, x=x: gs.denoise(x, 25 / 255), a.repeats, dev)
             net.to(memory_format=torch.contiguous_format)
             line = (f"{preset:<7} {ch:>2} {count_parameters(net):>11,} {t_fwd:>11.1f} {t_gs:>11.1f} "
                     f"{t_gs / t_fwd:>10.2f} {c_fwd:>11.1f} {c_gs:>10.1f} {t_gs / c_gs:>12.2f}x")
@@ -87,8 +87,9 @@ def main(argv=None):
                 sb = torch.rand(16, device=dev) * 50 / 255
                 opt = torch.optim.Adam(net.parameters(), 1e-4)
                 net.train()
-                tp = timeit(lambda: train_step(plain, xb, sb, opt), max(2, a.repeats // 2), dev) / 1000
-                tg = timeit(lambda: train_step(gs, xb, sb, opt), max(2, a.repeats // 2), dev) / 1000
+                reps = max(2, a.repeats // 2)
+                tp = timeit(lambda m=plain, xb=xb, sb=sb, opt=opt: train_step(m, xb, sb, opt), reps, dev) / 1000
+                tg = timeit(lambda m=gs, xb=xb, sb=sb, opt=opt: train_step(m, xb, sb, opt), reps, dev) / 1000
                 net.eval()
                 line += f" {tp:>13.2f} {tg:>10.2f} {tg / tp:>6.2f}"
             print(line, flush=True)

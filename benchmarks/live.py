@@ -41,8 +41,8 @@ os.environ.setdefault("PNP_LESSONS_FAST", "0")
 
 import torch  # noqa: E402
 
-from pnp_lessons.device import describe_device  # noqa: E402
-from pnp_lessons.widgets import problems as P  # noqa: E402
+from pnp_lessons.runtime import describe_device  # noqa: E402
+from pnp_lessons import problems as P  # noqa: E402
 
 
 def med(xs):
@@ -178,7 +178,8 @@ def browser(repeats: int) -> dict:
             out["browser_frames_per_s"] = med(fps)
             ks = [k for k in server.kernels() if k.pid not in before]
             if ks:
-                out["playground_kernel_rss_after_moves_mib"], out["playground_kernel_uss_after_moves_mib"] = _mem(ks[-1])
+                rss_uss = _mem(ks[-1])
+                out["playground_kernel_rss_after_moves_mib"], out["playground_kernel_uss_after_moves_mib"] = rss_uss
             page.close()
             b.close()
     finally:

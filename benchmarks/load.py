@@ -94,7 +94,8 @@ class Server:
 
     def __init__(self, cull_idle: int, cull_interval: int, fast: bool):
         self.tmp = Path(tempfile.mkdtemp(prefix="pnp-load-"))
-        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"), JUPYTER_PATH=str(ROOT / "share" / "jupyter"),
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"),
+                   JUPYTER_PATH=str(ROOT / "share" / "jupyter"),
                    JUPYTER_DATA_DIR=str(self.tmp / "data"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
                    IPYTHONDIR=str(self.tmp / "ipython"), MPLCONFIGDIR=str(self.tmp / "mpl"),
                    JUPYTER_PLATFORM_DIRS="1", PNP_LESSONS_FAST="1" if fast else "0",
@@ -117,7 +118,7 @@ class Server:
             except Exception:
                 if self.proc.poll() is not None or time.time() > deadline:
                     self.close()
-                    raise SystemExit("Voilà did not start:\n" + (self.tmp / "voila.log").read_text()[-2000:])
+                    raise SystemExit("Voilà did not start:\n" + (self.tmp / "voila.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
 
     def kernels(self):
@@ -309,13 +310,16 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
     for r in rounds:
         lines.append(f"{r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} {r['moves']:>6} "
                      f"{r['first_frame_p50_s']:>10.2f} / {r['first_frame_max_s']:<9.2f} "
-                     f"{r['latency_p50_s']:>9.2f} / {r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} / {r['latency_max_s']:<6.2f} "
+                     f"{r['latency_p50_s']:>9.2f} / {r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} / "
+                     f"{r['latency_max_s']:<6.2f} "
                      f"{(r['kernel_rss_peak_mib_median'] or float('nan')):>30.0f} "
-                     f"{(r['kernel_uss_peak_mib_median'] or float('nan')):>6.0f} {r['kernels_total_rss_peak_mib']:>16.0f} "
+                     f"{(r['kernel_uss_peak_mib_median'] or float('nan')):>6.0f} "
+                     f"{r['kernels_total_rss_peak_mib']:>16.0f} "
                      f"{r['machine_used_before_mib']:>7.0f}→{r['machine_used_peak_mib']:<8.0f}")
-    for (ok, waited, left), r in zip(culled, rounds):
-        lines.append(f"culling after N = {r['sessions']}: " + (f"all kernels culled {waited:.0f} s after the pages closed"
-                                                             if ok else f"{left} kernels still alive after {waited:.0f} s"))
+    for (ok, waited, left), r in zip(culled, rounds, strict=False):
+        verdict = (f"all kernels culled {waited:.0f} s after the pages closed" if ok
+                   else f"{left} kernels still alive after {waited:.0f} s")
+        lines.append(f"culling after N = {r['sessions']}: " + verdict)
     for r in rounds:
         for s, f in r["failures"][:10]:
             lines.append(f"  N = {r['sessions']}, session {s}: {f}")
@@ -369,9 +373,11 @@ def main(argv=None):
     text = report(rounds, culled, args)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"rounds": rounds, "culled": culled, "args": vars(args) | {"json": str(args.json)}},
+        args.json.write_text(json.dumps({"rounds": rounds, "culled": culled,
+                                         "args": vars(args) | {"json": str(args.json)}},
                                         indent=2, default=str))
-    bad = any(r["failures"] or r["responding_sessions"] < r["sessions"] for r in rounds) or not all(c[0] for c in culled)
+    bad = (any(r["failures"] or r["responding_sessions"] < r["sessions"] for r in rounds)
+           or not all(c[0] for c in culled))
     return 1 if bad else 0
 
 

@@ -192,7 +192,8 @@ def quality(names=None, sigmas=(15, 25), patches=(6, 7, 5), ours_grid=None, peer
             fo = max(ours, key=lambda f: np.mean(ours[f]))
             best[p] = (fo, ours[fo])
             print(f"  ours p={p}  h/σ: " + "  ".join(f"{f:.2f}:{np.mean(v):.2f}" for f, v in ours.items()))
-        print(f"  {'image':>6} {'noisy':>7} " + " ".join(f"{'ours p=' + str(p):>9}" for p in patches) + f" {'skimage':>8}")
+        print(f"  {'image':>6} {'noisy':>7} "
+              f"" + " ".join(f"{'ours p=' + str(p):>9}" for p in patches) + f" {'skimage':>8}")
         for i, (n, x, y) in enumerate(noisy):
             print(f"  {n:>6} {_psnr(y, x):7.2f} " + " ".join(f"{best[p][1][i]:9.2f}" for p in patches)
                   + f" {peer[fp][i]:8.2f}")

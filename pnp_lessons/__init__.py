@@ -16,4 +16,4 @@ import os as _os
 # tests also export it. An explicit setting in the environment wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .device import get_device, describe_device  # noqa: E402,F401
+from .runtime import get_device, describe_device  # noqa: E402,F401

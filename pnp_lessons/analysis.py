@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
+from .checks import check_gamma
 from .denoisers.nlm import KernelWeights
 from .operators import Blur, Denoising, Inpainting, Operator
 
@@ -148,7 +149,7 @@ def system_matrix(W: KernelWeights, op: Operator, gamma: float, as_operator: boo
     (64, 64)
     """
     _check_W(W)
-    gamma = _check_gamma(gamma)
+    gamma = check_gamma(gamma, allow_zero=True)
     n = W.n
     _check_n(n, max_pixels)
     Wm = sparse_W(W, max_pixels)
@@ -161,7 +162,7 @@ def system_matrix(W: KernelWeights, op: Operator, gamma: float, as_operator: boo
 def q_vector(W: KernelWeights, op: Operator, y: torch.Tensor, gamma: float) -> np.ndarray:
     """q = γ W Aᵀ y of eq. (4), as a flat float64 vector."""
     _check_W(W)
-    gamma = _check_gamma(gamma)
+    gamma = check_gamma(gamma, allow_zero=True)
     Aty = op.A_adjoint(y.double()).reshape(-1).cpu().numpy()
     return gamma * (sparse_W(W) @ Aty)
 
@@ -178,14 +179,7 @@ def fixed_point(W: KernelWeights, op: Operator, y: torch.Tensor, gamma: float) -
 
 
 # --------------------------------------------------------------------------- spectral radius
-def _check_gamma(gamma) -> float:
-    try:
-        g = float(gamma)
-    except (TypeError, ValueError):
-        raise TypeError(f"gamma must be a number, got {gamma!r}") from None
-    if not (math.isfinite(g) and g >= 0):
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
-    return g
+
 
 
 def _power_radius(P, tol: float = 1e-6, maxiter: int = 5000, seed: int = 0) -> tuple[float, int]:
@@ -286,7 +280,7 @@ def rho_vs_gamma(W: KernelWeights, op: Operator, gammas, method: str = "auto") -
     Q = (Wm @ ata_matrix(op, W.shape)).tocsr()          # Q = W AᵀA
     out = []
     for g in np.atleast_1d(np.asarray(gammas, dtype=float)):
-        out.append(spectral_radius((Wm - _check_gamma(g) * Q).tocsr(), method=method))
+        out.append(spectral_radius((Wm - check_gamma(g, allow_zero=True) * Q).tocsr(), method=method))
     return np.array(out)
 
 
@@ -569,6 +563,6 @@ def inpainting_inf_norm(W: KernelWeights, op: Inpainting, gamma: float) -> float
     """
     if not isinstance(op, Inpainting):
         raise TypeError(f"inpainting_inf_norm needs an Inpainting operator, got {type(op).__name__}")
-    gamma = _check_gamma(gamma)
+    gamma = check_gamma(gamma, allow_zero=True)
     s = _observed_weight(W, op)
     return float((1 - (1 - abs(1 - gamma)) * s).max())

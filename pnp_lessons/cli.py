@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 #: name -> (help, builder); the builder fills a sub-parser and returns the run function.
 COMMANDS: dict[str, tuple[str, Callable]] = {}
@@ -112,7 +112,8 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--sigmas", type=float, nargs="*", default=[5, 15, 25, 50], help="noise levels on the 0..255 scale")
     p.add_argument("--limit", nargs="*", default=None,
                    help="first N images of each set: N, or SET=N per set (e.g. BSD68=12)")
-    p.add_argument("--methods", nargs="*", default=None, help="subset of rows: label prefixes (nlm tv bm3d gs-drunet) or weight names (gsdrunet-small-grey)")
+    p.add_argument("--methods", nargs="*", default=None,
+                   help="subset of rows: label prefixes (nlm tv bm3d gs-drunet) or weight names (gsdrunet-small-grey)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--markdown", default=None, help="also write the table to this Markdown file")
@@ -122,7 +123,8 @@ def _add_eval(p: argparse.ArgumentParser):
     p.add_argument("--no-clip", action="store_true",
                    help="PSNR of the output as it is, not clipped to [0, 1] (the reference's protocol)")
     p.add_argument("--self-ensemble", action="store_true",
-                   help="add the x8 dihedral self-ensemble of each GS-DRUNet (still a gradient step; eight gradient evaluations per image)")
+                   help="add the x8 dihedral self-ensemble of each GS-DRUNet (still a gradient step; "
+                        "eight gradient evaluations per image)")
     p.add_argument("--card", default=None, metavar="NAME",
                    help="write the evaluation of the weights NAME (with the other rows as peers) into their card "
                         "NAME.json in $PNP_LESSONS_WEIGHTS or data/weights")
@@ -165,6 +167,63 @@ def _add_eval(p: argparse.ArgumentParser):
             print(f"pnp-lessons evaluate-denoisers: error: {e}", file=sys.stderr)
             return 2
         return 0
+
+    return run
+
+
+# ----------------------------------------------------------------------------- restore
+
+
+@command("restore", help="run any solver of the registry on a sample image (the playground without a browser)")
+def _add_restore(p: argparse.ArgumentParser):
+    p.add_argument("--list", action="store_true", help="list the solvers, their parameters and sources, then stop")
+    p.add_argument("--solver", default="pnp-ista", help="a key of pnp_lessons.solvers.registry (see --list)")
+    p.add_argument("--operator", default="inpaint", choices=("denoise", "inpaint", "deblur", "sr"))
+    p.add_argument("--denoiser", default=None, help="tv, nlm or gs:<shipped weights> (default: the playground's)")
+    p.add_argument("--image", default="camera", help="a scikit-image sample (pnp_lessons.images.SAMPLES)")
+    p.add_argument("--out", default=None, help="write the result here (PNG)")
+    for key in ("size", "noise", "missing", "kernel_size", "kernel_std", "gamma", "sigma", "lam", "max_iter"):
+        from .params import PARAMS
+
+        q = PARAMS[key]
+        p.add_argument(f"--{key.replace('_', '-')}", default=None, metavar=q.symbol,
+                       help=f"{q.label}, {q.min:g} … {q.max:g}")
+    p.add_argument("--kernel", default=None, choices=("gaussian", "uniform", "motion"))
+    p.add_argument("--factor", type=int, default=None, choices=(2, 3, 4))
+    p.add_argument("--seed", type=int, default=None)
+
+    def run(a):
+        from .params import PARAMS, SettingsError
+        from .solvers import registry
+
+        if a.list:
+            for spec in registry.solvers():
+                params = ", ".join(PARAMS[k].label for k in spec.params)
+                print(f"{spec.key:10s} {spec.label}: {params}; denoiser: {spec.denoiser or 'none'}\n"
+                      f"{'':10s} {spec.reference}")
+            return 0
+        from .images import to_png_bytes
+        from .metrics import psnr
+        from .problems import ProblemCache, describe, start, suggested_parameters, validate_settings
+        from .solvers import run as run_solver
+
+        given = {k: v for k, v in vars(a).items() if v is not None and not k.startswith("_")
+                 and k not in ("list", "out", "command")}
+        try:
+            settings = dict(suggested_parameters(given), **given)   # the solver's suggestion, then what was typed
+            s = validate_settings(settings)
+            problem, it = start(s, ProblemCache())
+            res = run_solver(it)
+        except (SettingsError, KeyError) as e:
+            print(f"pnp-lessons restore: error: {e}", file=sys.stderr)
+            return 2
+        print(f"{describe(s)}: {res.status} after {res.iterations} iterations, PSNR {res.last.psnr:.2f} dB "
+              f"(observation {psnr(problem.y_display, problem.x_true):.2f} dB)")
+        if a.out:
+            with open(a.out, "wb") as f:
+                f.write(to_png_bytes(res.x.clamp(0, 1)))
+            print(f"wrote {a.out}")
+        return 0 if res.status != "diverged" else 1
 
     return run
 

@@ -233,3 +233,46 @@ def to_png_bytes(x: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- folders of images (training, evaluation)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def load_image_folder(folder, channels: int = 1, limit: int | None = None) -> list[torch.Tensor]:
+    """Load the images of a folder (sorted by name) as (1, C, H, W) float32 tensors in [0, 1].
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding PNG/JPEG/... files.
+    channels : int
+        1 converts to grey (PIL ``'L'``), 3 to RGB.
+    limit : int, optional
+        Keep only the first ``limit`` files.
+
+    Examples
+    --------
+    >>> import tempfile, PIL.Image
+    >>> d = tempfile.mkdtemp(); PIL.Image.new("L", (9, 7), 128).save(d + "/a.png")
+    >>> load_image_folder(d)[0].shape
+    torch.Size([1, 1, 7, 9])
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {str(folder)!r} does not exist or is not a directory")
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"folder {str(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    if limit is not None:
+        files = files[: int(limit)]
+    out = []
+    for p in files:
+        with Image.open(p) as im:
+            a = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
+        t = torch.from_numpy(a.copy())
+        t = t[None, None] if channels == 1 else t.permute(2, 0, 1)[None]
+        out.append(t)
+    return out

@@ -45,7 +45,7 @@ def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> float:
     if x.shape != ref.shape:
         raise ValueError(f"ssim: x has shape {tuple(x.shape)} but ref has shape {tuple(ref.shape)}")
     vals = []
-    for a, b in zip(x.detach().cpu().double().numpy(), ref.detach().cpu().double().numpy()):
+    for a, b in zip(x.detach().cpu().double().numpy(), ref.detach().cpu().double().numpy(), strict=False):
         vals.append(structural_similarity(a, b, data_range=data_range, channel_axis=0,
                                           gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
     return float(np.mean(vals))

@@ -14,43 +14,18 @@ reference code), so AᵀA is diagonalised by the DFT and the data prox is exact.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import check_image, check_positive
+
 __all__ = [
     "Operator", "Denoising", "Inpainting", "Blur", "SuperResolution",
     "gaussian_kernel", "uniform_kernel", "motion_kernel", "load_kernels", "shift_pixels",
 ]
-
-
-# --------------------------------------------------------------------------- validation
-def check_image(x, name: str = "x") -> torch.Tensor:
-    """Raise a clear error unless ``x`` is a finite ``(B, C, H, W)`` floating tensor."""
-    if not torch.is_tensor(x):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(f"{name} must have shape (B, C, H, W) (4 dimensions), got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return x
-
-
-def check_positive(value, name: str, allow_zero: bool = False) -> float:
-    """Raise a clear error unless ``value`` is a finite positive (or non-negative) number."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return v
 
 
 # --------------------------------------------------------------------------- base class

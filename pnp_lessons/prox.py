@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from .operators import check_image, check_positive
+from .checks import check_image, check_positive
 
 __all__ = ["soft_threshold", "project_box", "project_l2_ball", "grad2d", "div2d", "tv", "tv_prox",
            "tv_prox_gap", "scalar_prox", "moreau_envelope", "SCALAR_FUNCTIONS"]

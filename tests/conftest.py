@@ -70,7 +70,8 @@ def data_root() -> Path:
 
     root = _root()
     if not root.is_dir():
-        pytest.skip(f"third-party data folder {root} is absent (set PNP_LESSONS_DATA or put ../shared beside the project)")
+        pytest.skip(f"third-party data folder {root} is absent (set PNP_LESSONS_DATA or put ../shared beside the "
+                    f"project)")
     return root
 
 

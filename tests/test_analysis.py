@@ -138,7 +138,7 @@ def test_bad_inputs():
     Wk = _sharp_W()
     with pytest.raises(ValueError, match="more than max_pixels"):
         system_matrix(Wk, Denoising(), 0.5, max_pixels=100)
-    with pytest.raises(ValueError, match="gamma must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"gamma \(the step size γ\) must be a finite number >= 0"):
         system_matrix(Wk, Denoising(), -1.0)
     with pytest.raises(TypeError, match="W must be a KernelWeights"):
         system_matrix(np.eye(4), Denoising(), 0.5)
@@ -200,7 +200,7 @@ def test_dsg_nlm_is_symmetric_doubly_stochastic_but_not_psd_with_a_window():
     symmetric and doubly stochastic, its eigenvalues lie in [−1, 1] but not in [0, 1] (λ_min ≈ −0.19), so it is
     the prox of no convex function; with a window covering the whole image it is positive semidefinite."""
     from pnp_lessons.analysis import eigenvalue_range
-    from pnp_lessons.widgets.lessons.lesson04 import noisy_sample
+    from pnp_lessons.lessons.l04_kernel_denoisers.compute import noisy_sample
 
     _, y = noisy_sample("camera", size=64, noise255=20)
     Ws = nlm_weights(y, patch_size=5, window=11, h=30 / 255).symmetrize()

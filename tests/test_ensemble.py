@@ -108,7 +108,7 @@ def test_gs_pnp_with_the_shipped_weights_ensemble_decreases_F():
     E = dihedral_ensemble(load_denoiser("gsdrunet-small-grey", device="cpu"))
     res = run(gs_pnp(op, y, E, ref=x, **preset("deblur-motion", 7.65 / 255, max_iter=20)))
     F = res.curve("objective")
-    assert all(b <= a + 1e-6 * abs(a) for a, b in zip(F, F[1:])), F
+    assert all(b <= a + 1e-6 * abs(a) for a, b in zip(F, F[1:], strict=False)), F
     assert res.last.info["F_increases"] == 0 and res.history[-1]["psnr"] > res.history[0]["psnr"]
 
 

@@ -23,7 +23,7 @@ def image():
 
 
 def monotone(F, rtol=1e-6):
-    return all(b <= a + rtol * abs(a) for a, b in zip(F, F[1:]))
+    return all(b <= a + rtol * abs(a) for a, b in zip(F, F[1:], strict=False))
 
 
 def test_deblurring_decreases_F_and_settles(D, image):

@@ -102,7 +102,7 @@ def test_metrics():
 
 
 def test_device_helper(monkeypatch):
-    from pnp_lessons.device import describe_device, get_device
+    from pnp_lessons.runtime import describe_device, get_device
 
     monkeypatch.setenv("PNP_LESSONS_DEVICE", "cpu")
     assert get_device().type == "cpu" and describe_device().startswith("CPU")

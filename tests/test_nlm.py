@@ -280,9 +280,9 @@ def test_quality_close_to_skimage_on_two_crops(data_root):
         rng = np.random.default_rng(s255)
         noisy = [(c + sigma * rng.standard_normal(c.shape)).astype(np.float32) for c in crops]
         ours = max(np.mean([ps(nlm_denoise(torch.from_numpy(y)[None, None], sigma, 6, 21, h=f * sigma)[0, 0], c)
-                            for y, c in zip(noisy, crops)]) for f in (0.7, 0.8, 0.9))
+                            for y, c in zip(noisy, crops, strict=False)]) for f in (0.7, 0.8, 0.9))
         peer = max(np.mean([ps(denoise_nl_means(y, patch_size=7, patch_distance=10, h=f * sigma, sigma=sigma,
-                                                fast_mode=True), c) for y, c in zip(noisy, crops)])
+                                                fast_mode=True), c) for y, c in zip(noisy, crops, strict=False)])
                    for f in (0.6, 0.7, 0.8))
         assert ours >= peer - 0.1, f"σ={s255}: ours {ours:.2f} dB vs skimage {peer:.2f} dB"
 

@@ -9,7 +9,8 @@ from pnp_lessons.analysis import fixed_point, spectral_radius, system_matrix
 from pnp_lessons.denoisers.nlm import NLM, nlm_weights
 from pnp_lessons.operators import Blur, Denoising, Inpainting, uniform_kernel
 from pnp_lessons.solvers.base import run
-from pnp_lessons.solvers.pnp_ista import TVDenoiser, default_guide, masked_median, pnp_ista
+from pnp_lessons.denoisers.tv import TVDenoiser
+from pnp_lessons.solvers.pnp_ista import default_guide, masked_median, pnp_ista
 
 
 def _scene(H=24, W=24):

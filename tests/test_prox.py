@@ -28,7 +28,7 @@ def test_tv_prox_reaches_small_duality_gap_and_beats_perturbations(C):
         return 0.5 * float(((u - z) ** 2).sum()) + lam * tv(u)
 
     base = P(x)
-    for seed in range(5):
+    for _seed in range(5):
         assert P(x + 1e-3 * torch.randn_like(x)) >= base - 1e-9
 
 

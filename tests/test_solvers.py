@@ -1,4 +1,3 @@
-import math
 
 import pytest
 import torch
@@ -27,7 +26,7 @@ def test_ista_objective_is_monotone_with_l1(deblur_problem):
     """ISTA with an exact prox and τ = 1/‖AᵀA‖ decreases F every step (Beck & Teboulle 2009, Lemma 2.3)."""
     op, y, x = deblur_problem
     F = run(ista(op, y, lam=0.001, reg="l1", max_iter=30, tol=0)).curve("objective")
-    assert all(b <= a * (1 + 1e-12) for a, b in zip(F, F[1:]))
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(F, F[1:], strict=False))
 
 
 def test_protocol_records(deblur_problem):

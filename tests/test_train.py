@@ -179,7 +179,7 @@ def test_a_colour_run_can_start_from_grey_weights(image_dir, tmp_path):
     of the channel mean in every channel, and its card records the grey stages and the mapping."""
     grey = train(tiny_cfg(image_dir, tmp_path, steps=2, name="g-grey", crop=16))
     path = grey["export"]["weights"]
-    col = train(tiny_cfg(image_dir, tmp_path, steps=1, lr=0.0, name="g-colour", channels=3,
+    train(tiny_cfg(image_dir, tmp_path, steps=1, lr=0.0, name="g-colour", channels=3,
                          init_from=path, run_dir=str(tmp_path / "rc")))
     D_grey = load_denoiser("g-grey", device="cpu", folder=tmp_path / "w")
     D_col = load_denoiser("g-colour", device="cpu", folder=tmp_path / "w")

@@ -30,7 +30,8 @@ def wait_until_settled(page, timeout=150.0, quiet=3.0):
         elif time.time() - since > quiet and "Executing" not in text and "Loading" not in text:
             return text
         time.sleep(0.5)
-    raise AssertionError(f"page did not settle in {timeout:.0f} s (a widget still 'Loading'?); it shows:\n{last[:1500]}")
+    raise AssertionError(f"page did not settle in {timeout:.0f} s (a widget still 'Loading'?); it "
+                         f"shows:\n{last[:1500]}")
 
 
 # Lessons open with text; their screenshot starts a little above the first live widget so the

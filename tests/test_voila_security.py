@@ -43,7 +43,7 @@ async def _exchange(ws_url: str, messages: list[str], listen: float) -> list[dic
     while loop.time() < end:
         try:
             raw = await asyncio.wait_for(conn.read_message(), timeout=max(0.05, end - loop.time()))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if raw is None:
             break
@@ -102,7 +102,7 @@ def test_no_path_outside_the_lessons_is_served(voila_url, path):
 def test_the_app_never_takes_a_path_from_the_page():
     """Image settings are sample names or ``upload:<hash>`` keys of bytes already uploaded;
     a path (what a forged widget message could carry) is refused before any file is opened."""
-    from pnp_lessons.widgets.problems import ProblemCache, SettingsError, default_settings, validate_settings
+    from pnp_lessons.problems import ProblemCache, SettingsError, default_settings, validate_settings
 
     for bad in ("/etc/passwd", "../pyproject.toml", "upload:../../etc/passwd", "file:///etc/passwd"):
         with pytest.raises(SettingsError):

@@ -232,7 +232,7 @@ def test_shipped_grey_card_records_the_issue_bars():
     for set_name in ("Set12", "BSD68"):
         ours = ev[next(k for k in ev if k.startswith(set_name + " ("))]
         for peer in ("NLM", "BM3D"):
-            theirs = dict(zip(sigmas, ev["peers_same_protocol"][peer][set_name]))
+            theirs = dict(zip(sigmas, ev["peers_same_protocol"][peer][set_name], strict=False))
             for g in ("15", "25", "50"):
                 assert ours[g] >= theirs[g] if peer == "BM3D" else ours[g] > theirs[g], (set_name, peer, g)
 
@@ -285,7 +285,7 @@ def test_evaluate_denoisers_table(tmp_path, monkeypatch):
         Image.fromarray(a).save(tmp_path / "data" / "Set12" / f"{i:02d}.png")
     W.export_weights(DRUNetLight(1, (4, 4, 4, 4), 1), "gsdrunet-small-grey", out_dir=tmp_path / "w")
     monkeypatch.setenv(W.ENV_VAR, str(tmp_path / "w"))
-    from pnp_lessons.device import describe_device
+    from pnp_lessons.runtime import describe_device
 
     lines, threads, here = [], torch.get_num_threads(), describe_device("cpu")
     res = evaluate_denoisers(data_root=tmp_path / "data", sets=["Set12"], sigmas=[25], methods=["tv", "gs-drunet"],
@@ -394,7 +394,8 @@ def test_evaluate_card_writes_the_measured_evaluation(tmp_path, monkeypatch, cap
     assert ev["BSD68 (3 images)"]["25"] == round(cached["GS-DRUNet small|BSD68|25|3|0"], 2)
     assert ev["peers_same_protocol"] == {"TV": {"Set12": [round(cached[f"TV|Set12|{g}|2|0"], 2) for g in ("15", "25")],
                                                 "BSD68": [round(cached[f"TV|BSD68|{g}|3|0"], 2) for g in ("15", "25")]}}
-    assert ev["command"].startswith("pnp-lessons evaluate-denoisers --data-root") and "--card gsdrunet-small-grey" in ev["command"]
+    assert ev["command"].startswith("pnp-lessons evaluate-denoisers "
+                                    "--data-root") and "--card gsdrunet-small-grey" in ev["command"]
     assert ev["noise_seed"] == 0 and ev["weights"] == "this file (float16)" and ev["ms_per_32x32"] > 0
     assert {k: v for k, v in card.items() if k != "evaluation"} == before  # nothing else touched
     assert card_stages(card)[-1]["steps"] == 7
@@ -402,7 +403,8 @@ def test_evaluate_card_writes_the_measured_evaluation(tmp_path, monkeypatch, cap
     base = argv[:argv.index("--sigmas")] + argv[argv.index("--methods"):argv.index("--card")]
     for extra, why in ((["--sigmas", "25", "--card", "gsdrunet-small-colour"], "has 3 channel"),
                        (["--sigmas", "25", "--card", "gsdrunet-tiny-grey"], "no such weights"),
-                       (["--sigmas", "50", "--only-cached", "--card", "gsdrunet-small-grey"], r"no Set12 PSNR at sigma \['50'\]")):
+                       (["--sigmas", "50", "--only-cached", "--card", "gsdrunet-small-grey"],
+                        r"no Set12 PSNR at sigma \['50'\]")):
         capsys.readouterr()
         assert main(base + extra) == 2
         err = capsys.readouterr().err

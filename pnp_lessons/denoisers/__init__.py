@@ -1,6 +1,7 @@
 """Denoisers: kernel (NLM) and learned (DRUNet-light, Gradient-Step DRUNet).
 
-Submodules are imported on demand to keep ``import pnp_lessons.denoisers`` light:
+Every denoiser is called ``D(x, sigma)`` (the contract of ``base``). Submodules are imported on demand to keep
+``import pnp_lessons.denoisers`` light: ``base`` (the contract), ``tv`` (the TV prox),
 ``nlm`` (explicit kernel weights), ``gsdrunet`` (network + GS wrapper), ``ensemble``
 (the x8 dihedral self-ensemble, still a GS denoiser), ``colour`` (a grey GS denoiser in
 the opponent colour basis, still a GS denoiser), ``weights`` (shipped weights, reference
@@ -10,6 +11,10 @@ checkpoints).
 import importlib
 
 _LAZY = {
+    "Denoiser": "base",
+    "GradientStepDenoiser": "base",
+    "TVDenoiser": "tv",
+    "NLMDenoiser": "nlm",
     "DRUNetLight": "gsdrunet",
     "GSDenoiser": "gsdrunet",
     "DRUNetDenoiser": "gsdrunet",

@@ -50,7 +50,8 @@ def card_stages(card: dict) -> list[dict]:
     t = card.get("training") or {}
     numbered = sorted((int(m.group(1)), k) for k in t if (m := _STAGE.fullmatch(k)))
     if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)):
-        raise ValueError(f"card's training stages must be stage_1..stage_N without gaps, got {[k for _, k in numbered]}")
+        raise ValueError(f"card's training stages must be stage_1..stage_N without gaps, got "
+                         f"{[k for _, k in numbered]}")
     stages = [dict(t[k]) for _, k in numbered]
     own = {k: t[k] for k in STAGE_KEYS if k in t}
     for key, val in (card.get("evaluation") or {}).items():
@@ -107,7 +108,8 @@ def _row(psnr: dict, set_name: str, sigmas) -> list:
 
 def evaluation_block(result: dict, label: str, command: str = "", dtype: str = "float16",
                      date: str | None = None) -> dict:
-    """The ``evaluation`` block of a card, from what :func:`~pnp_lessons.denoisers.evaluate.evaluate_denoisers` returned.
+    """The ``evaluation`` block of a card, from what :func:`~pnp_lessons.denoisers.evaluate.evaluate_denoisers`
+    returned.
 
     Parameters
     ----------
@@ -151,11 +153,11 @@ def evaluation_block(result: dict, label: str, command: str = "", dtype: str = "
                    "sigmas": keys}
     for set_name, n in result["images"].items():
         vals = _row(psnr[label], set_name, sigmas)
-        missing = [k for k, v in zip(keys, vals) if v is None]
+        missing = [k for k, v in zip(keys, vals, strict=False) if v is None]
         if missing:
             raise ValueError(f"row {label!r} has no {set_name} PSNR at sigma {missing}: nothing written "
                              "(was it run with --only-cached?)")
-        block[f"{set_name} ({n} images)"] = dict(zip(keys, vals))
+        block[f"{set_name} ({n} images)"] = dict(zip(keys, vals, strict=False))
     peers = {m: {s: _row(psnr[m], s, sigmas) for s in result["images"]} for m in psnr if m != label}
     if peers:
         block["peers_same_protocol"] = peers

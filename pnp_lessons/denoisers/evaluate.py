@@ -20,15 +20,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-#: TV row: lam = TV_FACTOR * sigma (both on the [0, 1] scale). Chosen on Set12 images 01, 05
-#: and 08 at sigma = 15/25/50 over the grid 0.4/0.6/0.8/1.0/1.2/1.6: 0.8 was best (or within
-#: 0.02 dB of the best) at all three noise levels.
-TV_FACTOR = 0.8
+from .tv import TV_FACTOR  # the TV row: lam = TV_FACTOR * sigma
 
 GREY_SETS = ("Set12", "BSD68")
 COLOUR_SETS = ("CBSD68",)
@@ -199,10 +196,10 @@ def evaluate_denoisers(data_root=None, sets=None, colour: bool = False, sigmas=(
         Clip the output to [0, 1] before the PSNR (default). ``False`` is the reference's protocol (GSPnP's
         validation and ``denoise.py`` do not clip); its cells are cached under their own keys.
     """
-    from ..device import describe_device, get_device
+    from ..runtime import describe_device, get_device
     from ..images import data_root as default_root
     from ..metrics import psnr
-    from ..train import load_image_folder
+    from ..images import load_image_folder
 
     if out is None:
         def out(msg):

@@ -27,7 +27,7 @@ reference implementations so that their checkpoints load with a plain prefix str
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -146,7 +146,7 @@ class DRUNetLight(nn.Module):
         self.m_tail = nn.Conv2d(nc[0], channels, 3, padding=1, bias=False)
 
     @classmethod
-    def from_preset(cls, preset: str = "small", channels: int = 1) -> "DRUNetLight":
+    def from_preset(cls, preset: str = "small", channels: int = 1) -> DRUNetLight:
         """Build a network from a preset name (``'paper'`` or ``'small'``).
 
         Examples
@@ -268,9 +268,13 @@ class DRUNetDenoiser(_Denoiser):
     kind = "drunet"
 
     def denoise(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        """Return ``N_sigma(x)`` (same shape, dtype and device as ``x``)."""
+        """Return ``N_sigma(x)`` (same shape, dtype and device as ``x``); in eval mode without an autograd graph
+        (a solver that iterates it must not chain the graphs of every step), like :meth:`GSDenoiser.denoise`."""
         self._check(x, sigma)
-        return self.net(x, sigma)
+        if self.training:
+            return self.net(x, sigma)
+        with torch.no_grad():
+            return self.net(x, sigma)
 
 
 class GSDenoiser(_Denoiser):

@@ -47,7 +47,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["KernelWeights", "NLM", "nlm_weights", "nlm_denoise", "nlm_apply", "nlm_backend", "H_FACTOR",
+from ..checks import check_odd, check_positive
+
+__all__ = ["KernelWeights", "NLM", "NLMDenoiser", "nlm_weights", "nlm_denoise", "nlm_apply", "nlm_backend", "H_FACTOR",
            "H_FACTOR_COLOUR", "colour_h_factor"]
 
 H_FACTOR = 0.75
@@ -76,7 +78,7 @@ def colour_h_factor(sigma: float) -> float:
     >>> colour_h_factor(25 / 255), colour_h_factor(20 / 255), colour_h_factor(100 / 255)
     (0.55, 0.6, 0.45)
     """
-    s, f = zip(*H_FACTOR_COLOUR)
+    s, f = zip(*H_FACTOR_COLOUR, strict=False)
     return round(float(np.interp(float(sigma) * 255, s, f)), 6)
 
 
@@ -97,24 +99,6 @@ def _reflect_index(n: int, pad: int, device=None) -> torch.Tensor:
     m = 2 * (n - 1)
     i = i.remainder(m)
     return torch.where(i >= n, m - i, i)
-
-
-def _check_odd(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or value % 2 == 0:
-        raise ValueError(f"{name} must be a positive odd integer, got {value!r}")
-    return int(value)
-
-
-def _check_scalar(value, name: str, allow_none: bool = False, allow_zero: bool = False):
-    if value is None and allow_none:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-    return v
 
 
 def _as_guide(guide) -> torch.Tensor:
@@ -345,11 +329,16 @@ class KernelWeights:
         """Bytes of the stencil (what one application of W reads)."""
         return self.weights.numel() * self.weights.element_size()
 
-    def to(self, device) -> "KernelWeights":
+    def to(self, device) -> KernelWeights:
         """The same weights on another device."""
         return KernelWeights(self.weights.to(device), self.window, self.D.to(device), self.symmetric)
 
     # ------------------------------------------------------------------ applying W
+    def __call__(self, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+        """W x: the fixed kernel denoiser (the contract of :mod:`pnp_lessons.denoisers.base`; σ is not used,
+        it entered when W was built)."""
+        return self.apply(x)
+
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         """W x for ``x`` of shape ``(B, C, H, W)`` (the same W for every image and channel).
 
@@ -369,8 +358,6 @@ class KernelWeights:
             dy, dx = divmod(o, win)
             out.addcmul_(w[o], xp[..., dy: dy + H, dx: dx + W])
         return out.to(x.dtype)
-
-    __call__ = apply
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
         """W v for a flat numpy vector of length n (row-major pixels), for scipy's LinearOperator."""
@@ -434,7 +421,7 @@ class KernelWeights:
         return sp.csr_matrix((vals, (rows, cols)), shape=(self.n, self.n))
 
     # ------------------------------------------------------------------ DSG-NLM
-    def symmetrize(self, tol: float = 1e-6, max_iter: int = 1000) -> "KernelWeights":
+    def symmetrize(self, tol: float = 1e-6, max_iter: int = 1000) -> KernelWeights:
         """DSG-NLM (Sreehari et al. 2016): the symmetric, doubly-stochastic W_sym = diag(d) K diag(d).
 
         The scaling d > 0 solves d ⊙ (K d) = 1 by the symmetric Sinkhorn–Knopp iteration
@@ -450,12 +437,12 @@ class KernelWeights:
         """
         if self.symmetric:
             return self
-        tol = _check_scalar(tol, "tol")
+        tol = check_positive(tol, "tol")
         Ks = self.K.double()
         Ks = 0.5 * (Ks + _transpose_stencil(Ks, self.window))   # K = Kᵀ up to float32 rounding: make it exact
         K = KernelWeights(Ks, self.window, torch.ones_like(self.D, dtype=torch.float64))
         d = torch.ones((1, 1) + self.shape, dtype=torch.float64, device=self.weights.device)
-        for it in range(max_iter):
+        for _it in range(max_iter):
             Kd = K.apply(d)
             if float((d * Kd - 1).abs().max()) < tol:
                 break
@@ -506,9 +493,9 @@ def _check_patch(value) -> int:
 
 def _check_params(patch_size, window, h, sigma):
     patch_size = _check_patch(patch_size)
-    window = _check_odd(window, "window")
-    h = _check_scalar(h, "h")
-    sigma = _check_scalar(sigma, "sigma", allow_none=True, allow_zero=True)
+    window = check_odd(window, "window")
+    h = check_positive(h, "h")
+    sigma = check_positive(sigma, "sigma", allow_none=True, allow_zero=True)
     return patch_size, window, h, sigma
 
 
@@ -799,7 +786,7 @@ def nlm_denoise(x: torch.Tensor, sigma: float, patch_size: int = 7, window: int 
     >>> psnr(nlm_denoise(noisy, 0.1, patch_size=5, window=11), clean) > psnr(noisy, clean) + 8
     True
     """
-    sigma = _check_scalar(sigma, "sigma", allow_zero=False)
+    sigma = check_positive(sigma, "sigma", allow_zero=False)
     if h is None:
         h = (colour_h_factor(sigma) if x.dim() == 4 and x.shape[1] == 3 else H_FACTOR) * sigma
     return nlm_apply(x, None, patch_size, window, h, sigma, threads)
@@ -840,3 +827,24 @@ class NLM:
     def __call__(self, x: torch.Tensor, guide=None) -> torch.Tensor:
         """W(guide) x without storing W (guide defaults to x: the adaptive, non-linear NLM)."""
         return nlm_apply(x, guide, self.patch_size, self.window, self.h, self.sigma)
+
+
+class NLMDenoiser:
+    """NLM as a denoiser for the noise level σ: ``D(x, sigma)`` = W(x) x with h = H_FACTOR·σ (W from x itself,
+    adaptive; :func:`nlm_denoise`), the contract of :mod:`pnp_lessons.denoisers.base`.
+
+    Examples
+    --------
+    >>> D = NLMDenoiser(patch_size=3, window=5)
+    >>> D(torch.rand(1, 1, 8, 8), 25 / 255).shape
+    torch.Size([1, 1, 8, 8])
+    """
+
+    def __init__(self, patch_size: int = 7, window: int = 21):
+        self.patch_size, self.window = check_odd(patch_size, "patch_size"), check_odd(window, "window")
+
+    def __call__(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        return nlm_denoise(x, check_positive(sigma, "sigma"), self.patch_size, self.window)
+
+    def __repr__(self):
+        return f"NLMDenoiser(patch_size={self.patch_size}, window={self.window})"

@@ -173,7 +173,7 @@ def load_denoiser(name: str, device=None, folder=None, kind: str | None = None):
     name : str
         File stem in ``data/weights`` (see :func:`list_shipped`).
     device : str or torch.device, optional
-        Where to put it (default: :func:`pnp_lessons.device.get_device`).
+        Where to put it (default: :func:`pnp_lessons.runtime.get_device`).
     folder : str or Path, optional
         Another weights folder.
     kind : {'gs', 'drunet'}, optional
@@ -194,7 +194,7 @@ def load_denoiser(name: str, device=None, folder=None, kind: str | None = None):
     """
     from safetensors import safe_open
 
-    from ..device import get_device
+    from ..runtime import get_device
 
     d = Path(folder) if folder is not None else weights_dir()
     wpath = d / f"{name}.safetensors"
@@ -265,7 +265,8 @@ def _infer_config(state: dict) -> dict:
     head, tail = state["m_head.weight"], state["m_tail.weight"]
     channels = int(tail.shape[0])
     if head.shape[1] != channels + 1:
-        raise ValueError(f"m_head has {head.shape[1]} inputs but m_tail {channels} outputs: expected inputs = outputs + 1 (sigma map)")
+        raise ValueError(f"m_head has {head.shape[1]} inputs but m_tail {channels} outputs: expected inputs = "
+                         f"outputs + 1 (sigma map)")
     nb = len({k.split(".")[1] for k in state if k.startswith("m_down1.") and ".res." in k})
     nc = (int(head.shape[0]), int(state[f"m_down1.{nb}.weight"].shape[0]),
           int(state[f"m_down2.{nb}.weight"].shape[0]), int(state[f"m_down3.{nb}.weight"].shape[0]))
@@ -298,7 +299,7 @@ def from_checkpoint(path, kind: str = "gs", device=None):
     >>> from_checkpoint(p, device="cpu").config
     {'channels': 3, 'nc': [4, 4, 4, 8], 'nb': 1}
     """
-    from ..device import get_device
+    from ..runtime import get_device
 
     path = Path(path)
     if not path.exists():
@@ -343,7 +344,8 @@ def download(name_or_url: str, filename: str | None = None, cache=None, timeout:
     elif name_or_url.startswith("https://"):
         url, fname = name_or_url, filename or name_or_url.rstrip("/").rsplit("/", 1)[-1]
     else:
-        raise ValueError(f"name_or_url must be one of {sorted(KNOWN_DOWNLOADS)} or an https:// URL, got {name_or_url!r}")
+        raise ValueError(f"name_or_url must be one of {sorted(KNOWN_DOWNLOADS)} or an https:// URL, got "
+                         f"{name_or_url!r}")
     d = Path(cache) if cache is not None else cache_dir()
     target = d / (filename or fname)
     if target.exists():

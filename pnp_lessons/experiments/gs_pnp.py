@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import describe_device, get_device
+from ..runtime import describe_device, get_device
 from ..images import data_root, load_image
 from ..metrics import psnr
 from ..operators import Blur, Inpainting, SuperResolution, gaussian_kernel, load_kernels, uniform_kernel
@@ -98,7 +97,8 @@ class Case:
 
     def key(self, method: str, model: str) -> str:
         who = model if method == "GS-PnP" else method
-        return "|".join([PROTOCOL, who, self.part, self.label, f"x{self.factor}", f"{self.noise * 255:.2f}", self.image])
+        return "|".join([PROTOCOL, who, self.part, self.label, f"x{self.factor}", f"{self.noise * 255:.2f}",
+                         self.image])
 
 
 def cbsd10(root: Path, n: int) -> list[Path]:
@@ -143,8 +143,8 @@ def prepare(path: Path, channels: int, crop: int | None, device) -> torch.Tensor
     x = load_image(path, grey=channels == 1)
     if crop is not None:
         H, W = x.shape[-2:]
-        t, l = (H - crop) // 2, (W - crop) // 2
-        x = x[..., t:t + crop, l:l + crop]
+        top, left = (H - crop) // 2, (W - crop) // 2
+        x = x[..., top:top + crop, left:left + crop]
     return x.contiguous().to(device)
 
 
@@ -384,7 +384,7 @@ def stopping_study(root: Path, out: Path, device="cpu", max_iter: int = 400) -> 
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 3.2))
-    for ax, r in zip(axes, rows):
+    for ax, r in zip(axes, rows, strict=False):
         k = np.arange(1, len(r["curve_z"]) + 1)
         ax.plot(k, r["curve_z"], color="#d55e00", label="z (reported)")
         ax.plot(k, r["curve_x"], color="#0072b2", label="x")
@@ -434,7 +434,8 @@ def authors_figure(root: Path, out: Path, device="cpu") -> dict:
 
     fig, ax = plt.subplots(1, 5, figsize=(15, 3.2), gridspec_kw=dict(width_ratios=[1, 1, 1, 1.2, 1.2]))
     for axi, (im, cap) in zip(ax[:3], [(x, "Clean"), (y, f"Blurred ({out_d['blurred_psnr']:.2f} dB; paper 20.97)"),
-                                       (z, f"GS-PnP, ours ({out_d['restored_psnr']:.2f} dB; paper 29.89)")]):
+                                       (z,
+                                        f"GS-PnP, ours ({out_d['restored_psnr']:.2f} dB; paper 29.89)")], strict=False):
         axi.imshow(im[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy())
         axi.set_title(cap, fontsize=8)
         axi.axis("off")
@@ -480,7 +481,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--model", default=None,
                     help="shipped GS denoiser (default: gsdrunet-small-grey, else the first shipped GS model)")
     ap.add_argument("--data", type=Path, default=None, help="data root (default ../shared/data or $PNP_LESSONS_DATA)")
-    ap.add_argument("--out", type=Path, default=None, help="output and cache folder (default results/gs_pnp_<grid>_<model>)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="output and cache folder (default results/gs_pnp_<grid>_<model>)")
     ap.add_argument("--device", default=None)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--table-only", action="store_true", help="write the table from the cache, run nothing")

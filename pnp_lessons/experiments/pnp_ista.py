@@ -149,7 +149,7 @@ def _plot_images(images: dict, path: Path):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, len(images), figsize=(2.6 * len(images), 2.8), dpi=90)
-    for a, (label, im) in zip(ax, images.items()):
+    for a, (label, im) in zip(ax, images.items(), strict=False):
         a.imshow(im[0, 0].clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
         a.set_title(label, fontsize=8)
         a.axis("off")

@@ -4,4 +4,5 @@ from .base import CONVERGED, DIVERGED, MAX_ITER, RUNNING, STOPPED, Iterate, Resu
 from .classic import fista, ista, tv_primal_dual  # noqa: F401
 from .gs_pnp import gs_pnp  # noqa: F401
 from .pnp_hqs import pnp_hqs  # noqa: F401
-from .pnp_ista import TVDenoiser, masked_median, pnp_ista  # noqa: F401
+from ..denoisers.tv import TVDenoiser  # noqa: F401
+from .pnp_ista import masked_median, pnp_ista  # noqa: F401

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -144,7 +145,8 @@ class Tracker:
         status, message = RUNNING, ""
         rel = residual / max(float(torch.linalg.vector_norm(x_new.double())), 1e-12)
         if self.tol > 0 and rel < self.tol:
-            status, message = CONVERGED, f"converged: relative residual {rel:.2e} < tol {self.tol:g} after {k} iterations"
+            status = CONVERGED
+            message = f"converged: relative residual {rel:.2e} < tol {self.tol:g} after {k} iterations"
         elif k >= self.max_iter:
             status, message = MAX_ITER, f"stopped at max_iter = {self.max_iter} (relative residual {rel:.2e})"
         return Iterate(k, x_new, objective, residual, p, status, message, dict(info, rel_residual=rel))

@@ -11,11 +11,12 @@ Both are generators in the iterate protocol (:mod:`pnp_lessons.solvers.base`).
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
-from ..operators import Operator, check_image, check_positive
+from ..checks import check_image, check_positive
+from ..operators import Operator
 from ..prox import div2d, grad2d, pointwise_norm, soft_threshold, tv, tv_prox
 from .base import CONVERGED, Iterate, Tracker
 
@@ -46,7 +47,7 @@ def _setup(op, y, lam, tau, x0, reg):
     return lam, tau, x, prox, R
 
 
-def ista(op: Operator, y: torch.Tensor, lam: float, reg: str = "tv", tau: float | None = None,
+def ista(op: Operator, y: torch.Tensor, lam: float, *, reg: str = "tv", tau: float | None = None,
          x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 100,
          tol: float = 1e-6) -> Iterator[Iterate]:
     """Proximal gradient (ISTA) on ½‖Ax − y‖² + λR(x).
@@ -94,7 +95,7 @@ def ista(op: Operator, y: torch.Tensor, lam: float, reg: str = "tv", tau: float 
         x = x_new
 
 
-def fista(op: Operator, y: torch.Tensor, lam: float, reg: str = "tv", tau: float | None = None,
+def fista(op: Operator, y: torch.Tensor, lam: float, *, reg: str = "tv", tau: float | None = None,
           x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 100,
           tol: float = 1e-6) -> Iterator[Iterate]:
     """FISTA (Beck & Teboulle 2009) on ½‖Ax − y‖² + λR(x); same arguments as :func:`ista`.
@@ -124,7 +125,7 @@ def fista(op: Operator, y: torch.Tensor, lam: float, reg: str = "tv", tau: float
         x, t = x_new, t_new
 
 
-def tv_primal_dual(op: Operator, y: torch.Tensor, lam: float, tau: float = 1.0, x0: torch.Tensor | None = None,
+def tv_primal_dual(op: Operator, y: torch.Tensor, lam: float, *, tau: float = 1.0, x0: torch.Tensor | None = None,
                    ref: torch.Tensor | None = None, max_iter: int = 300, tol: float = 1e-5) -> Iterator[Iterate]:
     """The TV problem of :func:`fista`, ½‖Ax − y‖² + λ TV(x), by the primal-dual algorithm of Chambolle &
     Pock (J. Math. Imaging Vis. 2011, Algorithm 1 with θ = 1).

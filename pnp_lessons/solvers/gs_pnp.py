@@ -37,12 +37,13 @@ reference image is given.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
 from ..metrics import psnr as _psnr
-from ..operators import Inpainting, Operator, SuperResolution, check_image, check_positive
+from ..checks import check_image, check_positive
+from ..operators import Inpainting, Operator, SuperResolution
 from .base import CONVERGED, STOPPED, Iterate, Tracker
 
 GAMMA_BT = 0.1
@@ -110,7 +111,7 @@ def potential_and_grad(denoiser, x: torch.Tensor, sigma) -> tuple[torch.Tensor, 
     return g.detach(), dg.detach()
 
 
-def gs_pnp(op: Operator, y: torch.Tensor, denoiser, sigma: float, lam: float, tau: float | None = None,
+def gs_pnp(op: Operator, y: torch.Tensor, denoiser, *, sigma: float, lam: float, tau: float | None = None,
            x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 400,
            tol: float = 1e-5, backtracking: bool = True, gamma_bt: float = GAMMA_BT, eta: float = ETA,
            warmup: int = 0, warmup_sigma: float | None = None, hard_data: bool = False) -> Iterator[Iterate]:

@@ -9,15 +9,16 @@ and no convergence guarantee, which is the point of the comparison in the lesson
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
-from ..operators import Operator, check_image, check_positive
+from ..checks import check_image, check_positive
+from ..operators import Operator
 from .base import Iterate, Tracker
 
 
-def pnp_hqs(op: Operator, y: torch.Tensor, denoiser: Callable[[torch.Tensor], torch.Tensor], tau: float,
+def pnp_hqs(op: Operator, y: torch.Tensor, denoiser: Callable[[torch.Tensor], torch.Tensor], *, tau: float,
             x0: torch.Tensor | None = None, ref: torch.Tensor | None = None, max_iter: int = 100,
             tol: float = 1e-6) -> Iterator[Iterate]:
     """PnP half-quadratic splitting in the iterate protocol.

@@ -14,22 +14,22 @@ Denoisers that plug in:
   step: D is then non-linear and the analysis does not apply), or ``'adaptive_then_fixed'``
   (adaptive for ``adapt_steps`` steps, then frozen: the "common practice" of §II);
 * a :class:`~pnp_lessons.denoisers.nlm.KernelWeights` — a W you built yourself (fixed);
-* :class:`TVDenoiser` — the prox of γλ·TV, which makes PnP-ISTA the ordinary ISTA for TV;
+* :class:`~pnp_lessons.denoisers.tv.TVDenoiser` — the prox of γλ·TV, which makes PnP-ISTA the ordinary ISTA for TV;
 * any callable ``D(z) -> tensor`` (e.g. a network), used as is.
 """
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 
 from ..denoisers.nlm import NLM, KernelWeights
-from ..operators import Inpainting, Operator, check_image
+from ..checks import check_gamma, check_image
+from ..operators import Inpainting, Operator
 from .base import Tracker
 
-__all__ = ["pnp_ista", "masked_median", "default_guide", "TVDenoiser", "MODES"]
+__all__ = ["pnp_ista", "masked_median", "default_guide", "MODES"]
 
 MODES = ("fixed", "adaptive", "adaptive_then_fixed")
 
@@ -92,42 +92,6 @@ def default_guide(op: Operator, y: torch.Tensor) -> torch.Tensor:
     return op.A_adjoint(y)
 
 
-class TVDenoiser:
-    """D(z) = prox_{γλ TV}(z): with it PnP-ISTA *is* ISTA for ½‖Ax − y‖² + λ TV(x).
-
-    Examples
-    --------
-    >>> D = TVDenoiser(lam=0.05)
-    >>> D(torch.rand(1, 1, 16, 16), gamma=1.0).shape
-    torch.Size([1, 1, 16, 16])
-    """
-
-    uses_gamma = True
-
-    def __init__(self, lam: float, max_iter: int = 100, tol: float = 1e-4):
-        if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
-            raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-        self.lam, self.max_iter, self.tol = float(lam), int(max_iter), float(tol)
-
-    def __call__(self, z: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
-        from ..prox import tv_prox
-
-        return tv_prox(z, gamma * self.lam, max_iter=self.max_iter, tol=self.tol)
-
-    def __repr__(self):
-        return f"TVDenoiser(lam={self.lam})"
-
-
-def _check_gamma(gamma) -> float:
-    try:
-        g = float(gamma)
-    except (TypeError, ValueError):
-        raise TypeError(f"gamma must be a number, got {gamma!r}") from None
-    if not (math.isfinite(g) and g > 0):
-        raise ValueError(f"gamma (the step size γ) must be a finite number > 0, got {gamma!r}")
-    return g
-
-
 class _FixedNLM:
     """W frozen from one guide: stored stencil when it fits, else re-evaluated from the guide."""
 
@@ -142,7 +106,7 @@ class _FixedNLM:
         return self.W.apply(z) if self.W is not None else self.cfg(z, self.guide)
 
 
-def pnp_ista(op: Operator, y: torch.Tensor, denoiser=None, gamma: float = 1.0, x0: torch.Tensor | None = None,
+def pnp_ista(op: Operator, y: torch.Tensor, denoiser=None, *, gamma: float = 1.0, x0: torch.Tensor | None = None,
              ref: torch.Tensor | None = None, mode: str = "fixed", adapt_steps: int = 10,
              guide: torch.Tensor | None = None, tol: float = 1e-6, max_iter: int = 100,
              blowup: float = 1e3, clip: bool = False):
@@ -198,7 +162,7 @@ def pnp_ista(op: Operator, y: torch.Tensor, denoiser=None, gamma: float = 1.0, x
     if not isinstance(op, Operator):
         raise TypeError(f"op must be a pnp_lessons.operators.Operator, got {type(op).__name__}")
     check_image(y, "y")
-    gamma = _check_gamma(gamma)
+    gamma = check_gamma(gamma)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if not (isinstance(adapt_steps, int) and adapt_steps >= 0):

@@ -2,15 +2,15 @@
 
 Modules (one job each):
 
-* :mod:`~pnp_lessons.widgets.problems` — plain settings dict → problem and solver generator (no widgets);
 * :mod:`~pnp_lessons.widgets.runner` — :class:`LiveRunner`, a cancellable, debounced worker thread;
 * :mod:`~pnp_lessons.widgets.controls` — labelled sliders with exact-value boxes, choices, upload, Reset;
 * :mod:`~pnp_lessons.widgets.panel` — observation | iterate | ground truth with captions;
 * :mod:`~pnp_lessons.widgets.curves` — objective, log residual and PSNR as in-place SVG;
 * :mod:`~pnp_lessons.widgets.playground` — :class:`Playground`, all of the above composed.
 
-The math modules never import this package. Names are imported lazily so that
-``import pnp_lessons.widgets.problems`` does not load ipywidgets.
+What they show comes from below: :mod:`pnp_lessons.problems` (settings → problem and solver generator),
+:mod:`pnp_lessons.params` (the sliders' symbols and ranges), :mod:`pnp_lessons.solvers.registry` (the solver
+menu). Nothing below imports this package (``tests/test_layering.py``). Names are imported lazily.
 """
 
 import importlib
@@ -23,9 +23,6 @@ _LAZY = {
     "ParamControl": "controls",
     "ImagePanel": "panel",
     "LiveCurves": "curves",
-    "ProblemCache": "problems",
-    "default_settings": "problems",
-    "start": "problems",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,7 +1,7 @@
 """Parameter controls: labelled sliders with an exact-value box, choices, upload, Reset.
 
 Every slider is labelled with its symbol and meaning (``γ (step size)``, ``σ·255 (denoiser
-strength)`` …, from :data:`~pnp_lessons.widgets.problems.PARAMS`) and has a text box for an
+strength)`` …, from :data:`~pnp_lessons.params.PARAMS`) and has a text box for an
 exact value. Typed values are checked (not a number, NaN, negative, out of range, not a whole
 number …): a refused value is *not applied*, the box goes back to the current value and a
 message under the slider says why.
@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as W
 import traitlets
 
 from ..images import SAMPLES, ImageError
-from .problems import (CHOICES, PARAMS, Param, ProblemCache, SettingsError, available_denoisers,
-                       available_solvers, default_settings, parse_param, relevant_params, suggested_parameters)
+from ..params import PARAMS, Param, SettingsError, parse_param
+from ..solvers import registry
+from ..problems import (CHOICES, ProblemCache, available_denoisers, available_solvers, default_settings,
+                        relevant_params, suggested_parameters)
 
 __all__ = ["ParamControl", "Controls"]
 
@@ -28,8 +30,8 @@ DESC = {"description_width": "185px"}
 class ParamControl(W.VBox):
     """A slider for one numeric setting, with an exact-value box and a validation message.
 
-    ``key`` names one of the playground's :data:`~pnp_lessons.widgets.problems.PARAMS`, or is a
-    :class:`~pnp_lessons.widgets.problems.Param` of its own (the lessons' τ, λ, … sliders).
+    ``key`` names one of the playground's :data:`~pnp_lessons.params.PARAMS`, or is a
+    :class:`~pnp_lessons.params.Param` of its own (the lessons' τ, λ, … sliders).
     ``value`` (a plain traitlet, observe it) follows the slider; :meth:`type_value` is what the
     text box does when the user presses Enter.
     """
@@ -144,13 +146,14 @@ class ParamControl(W.VBox):
 
 
 def _section(title: str) -> W.HTML:
-    return W.HTML(f"<div style='font-weight:600;margin-top:6px;border-bottom:1px solid #ddd'>{html.escape(title)}</div>")
+    return W.HTML(f"<div style='font-weight:600;margin-top:6px;border-bottom:1px solid "
+                  f"#ddd'>{html.escape(title)}</div>")
 
 
 class Controls(W.VBox):
     """All the playground's settings: image, operator, method, parameters, Reset to defaults.
 
-    :attr:`settings` is the plain settings dict of :mod:`pnp_lessons.widgets.problems`;
+    :attr:`settings` is the plain settings dict of :mod:`pnp_lessons.problems`;
     :meth:`on_change` registers a callback called with it after every change (one call for a
     Reset). Uploads are decoded into ``cache`` (size-capped; a bad file gives a message and the
     image stays as it was).
@@ -284,7 +287,8 @@ class Controls(W.VBox):
 
     def _fill_denoisers(self, denoiser=None):
         dens = [(label, k) for k, label, ok, _ in available_denoisers() if ok]
-        if self.solver.value == "gs-pnp":
+        kind = registry.get(self.solver.value).denoiser
+        if kind == "gs":
             dens = [(label, k) for label, k in dens if k.startswith("gs:")]
         keys = [k for _, k in dens]
         current = denoiser if denoiser in keys else (self.denoiser.value if self.denoiser.value in keys else None)
@@ -292,7 +296,7 @@ class Controls(W.VBox):
             current = self.defaults["denoiser"] if self.defaults["denoiser"] in keys else (keys[0] if keys else None)
         self.denoiser.options = dens
         self.denoiser.value = current
-        self.denoiser.disabled = self.solver.value == "fista-tv"
+        self.denoiser.disabled = kind is None
 
     def _solver_changed(self, change):
         """A new solver chosen by the user gets its papers' parameters (one change notification)."""
@@ -316,10 +320,10 @@ class Controls(W.VBox):
         self.params["kernel_size"].visible = op in ("deblur", "sr")
         self.params["kernel_std"].visible = op in ("deblur", "sr") and s["kernel"] == "gaussian"
         self.factor.layout.display = None if op == "sr" else "none"
-        solver_label = dict(CHOICES["solver"]).get(s["solver"], s["solver"])
+        solver = registry.get(s["solver"])
         for k in ("gamma", "sigma", "lam"):
-            self.params[k].set_enabled(k in used, f"not used by {solver_label}")
-        self.denoiser.disabled = s["solver"] == "fista-tv"
+            self.params[k].set_enabled(k in used, f"not used by {solver.label}")
+        self.denoiser.disabled = solver.denoiser is None
 
     # ---------------------------------------------------------------- upload
     def _uploaded(self, change):

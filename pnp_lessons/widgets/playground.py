@@ -16,13 +16,13 @@ import math
 
 import ipywidgets as W
 
-from ..device import describe_device
+from ..runtime import describe_device
 from ..images import to_png_bytes
 from ..metrics import psnr
 from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
-from .problems import ProblemCache, describe, start
+from ..problems import ProblemCache, describe, start
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
@@ -52,9 +52,9 @@ class Playground(W.VBox):
     Parameters
     ----------
     defaults : dict, optional
-        Settings that replace the defaults of :func:`~pnp_lessons.widgets.problems.default_settings`.
+        Settings that replace the defaults of :func:`~pnp_lessons.problems.default_settings`.
     device : str, optional
-        Where to compute (default: :func:`pnp_lessons.device.get_device`).
+        Where to compute (default: :func:`pnp_lessons.runtime.get_device`).
     autostart : bool or 'view'
         ``'view'`` (default): start the first reconstruction when the app is first shown in a
         browser (its first view), so that no frame races the page's widget-state restore in Voilà;
@@ -76,7 +76,8 @@ class Playground(W.VBox):
         self.info = W.HTML()
         self.message = W.HTML()
         self.download = W.HTML()
-        self.device_line = W.HTML(f"<span class='pnp-device'>Device: {html.escape(describe_device(self.cache.device))}</span>")
+        self.device_line = W.HTML(f"<span class='pnp-device'>Device: "
+                                  f"{html.escape(describe_device(self.cache.device))}</span>")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="warning",
                                     tooltip="stop the running reconstruction")
         self.pin_button = W.Button(description="Pin as A", icon="thumb-tack",

@@ -1,4 +1,6 @@
-"""The lesson map and the environment check shown by ``00_welcome``."""
+"""The lessons: one folder each, ``lNN_name/`` with its computations (``compute.py``, widget-free), its widgets
+(``widgets.py``) and its exercises (``exercises.py``); here, the lesson map and the environment check shown by
+``00_welcome``. CONTRIBUTING.md, "Add a lesson", says how a new one joins."""
 
 from __future__ import annotations
 
@@ -7,15 +9,17 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
-from .device import describe_device
+from .. import __version__
+from ..runtime import describe_device
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 LESSONS = [
     ("00_welcome", "Welcome", "what the suite is, Lab vs Voilà, the environment check and this map"),
-    ("01_inverse_problems", "Inverse problems", "y = Ax + ε for denoising, inpainting, deblurring and SR; why naive inversion fails"),
-    ("02_proximal_operators", "Proximal operators", "prox and Moreau envelope, soft-thresholding, TV prox, ISTA vs FISTA"),
+    ("01_inverse_problems", "Inverse problems",
+     "y = Ax + ε for denoising, inpainting, deblurring and SR; why naive inversion fails"),
+    ("02_proximal_operators", "Proximal operators",
+     "prox and Moreau envelope, soft-thresholding, TV prox, ISTA vs FISTA"),
     ("03_plug_and_play", "Plug-and-play", "replace the prox by a denoiser; where the guarantees stop"),
     ("04_kernel_denoisers", "Kernel denoisers", "NLM as W = D⁻¹K: row-stochastic, not symmetric; DSG-NLM"),
     ("05_pnp_ista_convergence", "PnP-ISTA convergence", "x_{k+1} = P x_k + q, ρ(P), Gershgorin discs, Theorem 5"),

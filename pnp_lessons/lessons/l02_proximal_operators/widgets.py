@@ -1,4 +1,4 @@
-"""Lesson 02 widgets: prox and Moreau envelope of scalar functions, the TV prox, ISTA vs FISTA.
+"""Lesson 02, the widgets: prox and Moreau envelope of scalar functions, the TV prox, ISTA vs FISTA.
 
 * :class:`MoreauExplorer` — h ∈ {|x|, ½x², ι_[−1,1]} and a τ slider: h, its Moreau envelope M_τh
   and the prox map prox_τh (from :mod:`pnp_lessons.prox`).
@@ -15,32 +15,19 @@ import ipywidgets as W
 import numpy as np
 import torch
 
+from ...figures import new_figure, svg_chart
 from ...images import sample
 from ...metrics import psnr
 from ...operators import Blur, uniform_kernel
 from ...prox import moreau_envelope, scalar_prox, scalar_value, tv, tv_prox
-from ...solvers import fista, ista
-from ...solvers.base import Iterate
-from ..curves import svg_chart
-from ..problems import Param
-from .common import ImageSlot, FigureSlot, LessonWidget, Slider, is_fast, new_figure
+from ...runtime import is_fast
+from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from .compute import FUNCTIONS, PARAMS, image_size, race
 
-__all__ = ["MoreauExplorer", "TVProxExplorer", "IstaFistaRace", "race", "PARAMS", "FUNCTIONS"]
+__all__ = ["MoreauExplorer", "TVProxExplorer", "IstaFistaRace"]
 
-PARAMS = {
-    "tau": Param("tau", "τ", "prox step", 0.05, 3.0, 0.05),
-    "lam_tv": Param("lam_tv", "λ", "TV weight, log scale", 1e-3, 1.0, 0.05, log=True),
-    "noise": Param("noise", "σ·255", "noise", 0.0, 50.0, 0.5, digits=1),
-    "noise_blur": Param("noise_blur", "σ·255", "noise", 0.0, 10.0, 0.1, digits=1),
-    "lam": Param("lam", "λ", "weight, log scale", 1e-4, 0.1, 0.05, log=True),
-    "iters": Param("iters", "K", "iterations", 5, 300, 5, integer=True),
-}
-FUNCTIONS = {"abs": "h(x) = |x|", "square": "h(x) = ½x²", "box": "h(x) = ι_[−1,1](x) (0 inside, +∞ outside)"}
+
 DESC = {"description_width": "170px"}
-
-
-def image_size() -> int:
-    return 64 if is_fast() else 128
 
 
 class MoreauExplorer(LessonWidget):
@@ -95,9 +82,9 @@ class MoreauExplorer(LessonWidget):
                    f"the prox is the linear shrinkage x/(1 + τ) = x/{1 + tau:.2f}, a line through 0 of slope "
                    f"{1 / (1 + tau):.2f}.")
         else:
-            cap = (f"Left: the indicator of [−1, 1] (0 inside, a wall at ±1, +∞ outside) and its Moreau envelope "
-                   f"dist(x, [−1, 1])²/(2τ) (blue), 0 inside and a parabola outside that is steeper for small τ. "
-                   f"Right: the prox is the projection onto [−1, 1], the same for every τ (it clips x).")
+            cap = ("Left: the indicator of [−1, 1] (0 inside, a wall at ±1, +∞ outside) and its Moreau envelope "
+                   "dist(x, [−1, 1])²/(2τ) (blue), 0 inside and a parabola outside that is steeper for small τ. "
+                   "Right: the prox is the projection onto [−1, 1], the same for every τ (it clips x).")
         return dict(fig=fig, caption=cap)
 
     def render(self, r):
@@ -134,32 +121,14 @@ class TVProxExplorer(LessonWidget):
     def render(self, r):
         s = r["s"]
         self.truth.show(self.x, "the clean image, for comparison.")
-        self.noisy.show(r["z"].clamp(0, 1), f"z = x + noise of σ·255 = {s['noise']:.1f}: PSNR {psnr(r['z'], self.x):.1f} dB, "
+        self.noisy.show(r["z"].clamp(0, 1),
+                        f"z = x + noise of σ·255 = {s['noise']:.1f}: PSNR {psnr(r['z'], self.x):.1f} dB, "
                                              f"total variation TV(z) = {r['tv_z']:.0f}.")
         p = psnr(r["out"], self.x)
         self.result.show(r["out"].clamp(0, 1),
                          f"λ = {s['lam']:.3g}: PSNR {p:.1f} dB, TV = {r['tv_out']:.0f}. Small λ keeps the noise; large "
                          f"λ gives flat, cartoon-like regions with sharp edges (staircasing). "
                          f"{r['info']['iterations']} dual iterations.")
-
-
-def race(op, y, lam: float, x0=None, ref=None, max_iter: int = 100):
-    """ISTA and FISTA on ½‖Ax − y‖² + λ TV(x), one step of each per record.
-
-    Yields :class:`~pnp_lessons.solvers.base.Iterate` records of FISTA (``x``, ``objective``, ``psnr``)
-    whose ``info`` also holds ISTA's (``ista_objective``, ``ista_psnr``, and the tensor ``ista_x``).
-    """
-    gi = ista(op, y, lam, reg="tv", x0=x0, ref=ref, max_iter=max_iter, tol=0)
-    gf = fista(op, y, lam, reg="tv", x0=x0, ref=ref, max_iter=max_iter, tol=0)
-    for a, b in zip(gi, gf):
-        done = a.done or b.done
-        status = (b.status if b.done else a.status) if done else "running"
-        msg = (b.message or a.message) if done else ""
-        yield Iterate(b.k, b.x, b.objective, b.residual, b.psnr, status, msg,
-                      dict(ista_objective=a.objective, ista_psnr=a.psnr, ista_residual=a.residual,
-                           fista_objective=b.objective, fista_psnr=b.psnr, fista_residual=b.residual, ista_x=a.x))
-        if done:
-            return
 
 
 class IstaFistaRace(LessonWidget):
@@ -203,12 +172,12 @@ class IstaFistaRace(LessonWidget):
             return
         s = f.settings
         if f.frame_index == 1 or f.final:
-            self.observation.show(self._y.clamp(0, 1), f"the image blurred by a 9×9 uniform kernel with noise "
-                                                       f"σ·255 = {s['noise']:.1f}: PSNR {psnr(self._y, self.x):.1f} dB.")
+                self.observation.show(self._y.clamp(0, 1), "the image blurred by a 9×9 uniform kernel with noise "
+                                  f"σ·255 = {s['noise']:.1f}: PSNR {psnr(self._y, self.x):.1f} dB.")
         h = f.history
         k = rec.k
         self.ista_view.show(rec.info["ista_x"].clamp(0, 1), f"ISTA after k = {k} iterations: PSNR "
-                                                            f"{rec.info['ista_psnr']:.2f} dB, F = {rec.info['ista_objective']:.4g}.")
+                            f"{rec.info['ista_psnr']:.2f} dB, F = {rec.info['ista_objective']:.4g}.")
         self.fista_view.show(rec.x.clamp(0, 1), f"FISTA after k = {k} iterations: PSNR {rec.psnr:.2f} dB, "
                                                 f"F = {rec.objective:.4g}.")
         io, fo = [r.get("ista_objective") for r in h], [r.get("fista_objective") for r in h]

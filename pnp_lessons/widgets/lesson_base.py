@@ -9,17 +9,18 @@ figure has a visible caption under it that is its text alternative (see :class:`
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import ipywidgets as W
 
-from ..controls import ParamControl
-from ..panel import ImageSlot as _PanelSlot
-from ..problems import Param, SettingsError, is_fast, parse_param
-from ..runner import Frame, LiveRunner
+from .controls import ParamControl
+from .panel import ImageSlot as _PanelSlot
+from ..figures import figure_html, figure_png, new_figure  # noqa: F401 (the lessons' kit)
+from ..runtime import is_fast
+from ..params import Param, SettingsError, parse_param
+from .runner import Frame, LiveRunner
 
 __all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_html", "new_figure", "LessonWidget",
            "OneShot", "is_fast", "STYLE"]
@@ -43,42 +44,13 @@ class Slider(ParamControl):
     """A slider labelled with symbol and meaning (``'τ (prox step)'``), plus a box for an exact value.
 
     The playground's :class:`~pnp_lessons.widgets.controls.ParamControl` for a lesson's own
-    :class:`~pnp_lessons.widgets.problems.Param`: ``value`` follows the slider (observe it); a
+    :class:`~pnp_lessons.params.Param`: ``value`` follows the slider (observe it); a
     typed value that is refused is not applied, the box goes back to the current value and a
     message says why.
     """
 
     def __init__(self, param: Param, value=None, continuous_update: bool = True, width: str = "380px"):
         super().__init__(param, value, slider_width=width, continuous_update=continuous_update)
-
-
-# --------------------------------------------------------------------------- figures
-def new_figure(width: float = 6.0, height: float = 3.0):
-    """A matplotlib Figure on an Agg canvas (thread-safe: no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def figure_png(fig) -> bytes:
-    """PNG bytes of a matplotlib figure."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=fig.dpi)
-    return buf.getvalue()
-
-
-def figure_html(fig, alt: str, caption: str | None = None):
-    """A static figure for a notebook cell: ``<img alt=…>`` plus a visible caption (IPython HTML)."""
-    from IPython.display import HTML
-
-    data = base64.b64encode(figure_png(fig)).decode("ascii")
-    cap = caption if caption is not None else alt
-    return HTML(f"<figure class='pnp-figure' style='margin:0'><img src='data:image/png;base64,{data}' "
-                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'/>"
-                f"<figcaption class='pnp-caption'>{html.escape(cap)}</figcaption></figure>")
 
 
 class ImageSlot(_PanelSlot):

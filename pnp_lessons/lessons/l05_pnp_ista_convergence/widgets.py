@@ -1,6 +1,6 @@
-"""Lesson 05 widgets: PnP-ISTA with a fixed kernel denoiser as the linear system x_{k+1} = P x_k + q.
+"""Lesson 05, the widgets: PnP-ISTA with a fixed kernel denoiser as the linear system x_{k+1} = P x_k + q.
 
-* :func:`small_problem` — a small inpainting or deblurring problem and its NLM W (frozen from the
+* :func:`~.compute.small_problem` — a small inpainting or deblurring problem and its NLM W (frozen from the
   paper's guide), small enough for explicit matrices (:mod:`pnp_lessons.analysis`);
 * :func:`rho_curves` — static figure of ρ(P(γ)) against γ for a few kernel widths h;
 * :class:`GershgorinExplorer` — γ slider: the Gershgorin discs of P, its eigenvalues and the unit
@@ -13,81 +13,23 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
 
 import ipywidgets as W
 import numpy as np
-import torch
 
 from ... import analysis as an
-from ...denoisers.nlm import NLM, KernelWeights, nlm_weights
-from ...images import sample
+from ...denoisers.nlm import NLM
+from ...figures import figure_html, new_figure, svg_chart
 from ...metrics import psnr
-from ...operators import Blur, Inpainting, uniform_kernel
-from ...solvers.pnp_ista import default_guide, pnp_ista
-from ..curves import svg_chart
-from ..problems import Param
-from .common import ImageSlot, FigureSlot, LessonWidget, Slider, figure_html, is_fast, new_figure
+from ...runtime import is_fast
+from ...solvers.pnp_ista import pnp_ista
+from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from .compute import NLM_PATCH, NLM_WINDOW, PALETTE, PARAMS, PROBLEMS, STATUS, gamma_grid, make_problem, small_problem
 
-__all__ = ["SmallProblem", "small_problem", "rho_curves", "GershgorinExplorer", "PnPIstaRuns", "PARAMS",
-           "PROBLEMS", "NLM_PATCH", "NLM_WINDOW"]
+__all__ = ["rho_curves", "GershgorinExplorer", "PnPIstaRuns"]
 
-PARAMS = {
-    "gamma": Param("gamma", "γ", "step size", 0.05, 2.5, 0.05),
-    "h": Param("h", "h·255", "NLM kernel width", 10.0, 80.0, 1.0, digits=0),
-    "iters": Param("iters", "K", "iterations", 5, 400, 5, integer=True),
-}
-PROBLEMS = {"inpaint": "Inpainting, 80 % missing, noise 10/255", "deblur": "Deblurring, 3×3 uniform, noise 2/255"}
-NLM_PATCH, NLM_WINDOW = 5, 11
-"""NLM patch and window sides of the lesson (smaller than the paper's, for CPU speed)."""
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
 DESC = {"description_width": "170px"}
-STATUS = {"running": "running", "converged": "converged", "max_iter": "reached K iterations", "diverged": "diverged",
-          "stopped": "stopped"}
-
-
-@dataclass
-class SmallProblem:
-    """x (truth), op, y, the guide (= x0) and the frozen NLM weights W."""
-
-    x: torch.Tensor
-    op: object
-    y: torch.Tensor
-    guide: torch.Tensor
-    W: KernelWeights
-    h255: float
-    kind: str
-
-
-def make_problem(kind: str = "inpaint", size: int = 64, crop: tuple | None = None, seed: int = 0):
-    """(x, op, y, guide) for the lesson: the paper's inpainting (80 % missing, noise 10/255) or a
-    3×3 uniform deblurring (noise 2/255); the guide is :func:`~pnp_lessons.solvers.pnp_ista.default_guide`."""
-    x = sample("camera", size=size, grey=True)
-    if crop is not None:
-        (i0, i1), (j0, j1) = crop
-        x = x[..., i0:i1, j0:j1].contiguous()
-    if kind == "inpaint":
-        op, noise = Inpainting(ratio=0.8, seed=seed), 10 / 255
-    elif kind == "deblur":
-        op, noise = Blur(uniform_kernel(3)), 2 / 255
-    else:
-        raise ValueError(f"kind must be one of {', '.join(PROBLEMS)}, got {kind!r}")
-    y = op.observe(x, noise, seed=seed)
-    return x, op, y, default_guide(op, y)
-
-
-def small_problem(kind: str = "inpaint", h255: float = 30.0, side: int = 20) -> SmallProblem:
-    """A ``side × side`` crop of the camera image (n = side² pixels) with its problem and frozen W."""
-    x, op, y, guide = make_problem(kind, size=64, crop=((10, 10 + side), (22, 22 + side)))
-    W = nlm_weights(guide, NLM_PATCH, NLM_WINDOW, h=h255 / 255)
-    return SmallProblem(x, op, y, guide, W, h255, kind)
-
-
-def gamma_grid() -> np.ndarray:
-    """The γ values of the ρ(P) curves: 0.1 … 2.5 (with 2.0, 2.05 and 2.1); fewer in CI-fast mode."""
-    if is_fast():
-        return np.array([0.1, 0.5, 0.9, 1.0, 1.5, 1.9, 2.0, 2.1, 2.3, 2.5])
-    return np.unique(np.round(np.concatenate([np.arange(0.1, 2.51, 0.1), [2.05]]), 3))
 
 
 def rho_curves(h_values=(20.0, 30.0, 45.0), kind: str = "inpaint", gammas=None):
@@ -96,7 +38,7 @@ def rho_curves(h_values=(20.0, 30.0, 45.0), kind: str = "inpaint", gammas=None):
     fig = new_figure(6.2, 3.0)
     ax = fig.add_subplot()
     summary = []
-    for h, colour in zip(h_values, PALETTE):
+    for h, colour in zip(h_values, PALETTE, strict=False):
         pb = small_problem(kind, h)
         rho = an.rho_vs_gamma(pb.W, pb.op, gammas)
         ax.plot(gammas, rho, "o-", ms=3, color=colour, label=f"h·255 = {h:g}")
@@ -113,7 +55,8 @@ def rho_curves(h_values=(20.0, 30.0, 45.0), kind: str = "inpaint", gammas=None):
     ax.legend(fontsize=8)
     n = pb.W.n
     alt = (f"Line plot of the spectral radius ρ(P) of P = W(I − γAᵀA) against the step size γ from {gammas[0]:g} to "
-           f"{gammas[-1]:g}, for {'inpainting' if kind == 'inpaint' else 'deblurring'} on a {int(math.sqrt(n))}×{int(math.sqrt(n))} image and NLM weights of three "
+           f"{gammas[-1]:g}, for {'inpainting' if kind == 'inpaint' else 'deblurring'} on a "
+           f"{int(math.sqrt(n))}×{int(math.sqrt(n))} image and NLM weights of three "
            f"widths; the dashed line is ρ = 1, the green band γ < 1 is Theorem 5's guarantee. "
            + "; ".join(summary) + ".")
     return figure_html(fig, alt)
@@ -164,8 +107,8 @@ class GershgorinExplorer(LessonWidget):
         a1, a2x = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
         t = np.linspace(0, 2 * np.pi, 400)
         a1.plot(np.cos(t), np.sin(t), color="#333", lw=1.6, zorder=4)
-        inside = [Circle((c, 0), r) for c, r, ok in zip(G.centres, G.radii, G.inside) if ok]
-        outside = [Circle((c, 0), r) for c, r, ok in zip(G.centres, G.radii, G.inside) if not ok]
+        inside = [Circle((c, 0), r) for c, r, ok in zip(G.centres, G.radii, G.inside, strict=False) if ok]
+        outside = [Circle((c, 0), r) for c, r, ok in zip(G.centres, G.radii, G.inside, strict=False) if not ok]
         a1.add_collection(PatchCollection(inside, facecolor="none", edgecolor="#1f77b4", alpha=0.25, lw=0.6))
         if outside:
             a1.add_collection(PatchCollection(outside, facecolor="none", edgecolor="#d62728", alpha=0.35, lw=0.6))
@@ -185,7 +128,7 @@ class GershgorinExplorer(LessonWidget):
         a2x.set_title("spectral radius against γ", fontsize=9)
         return dict(s=s, fig=fig, G=G, rho=rho, n=pb.W.n, a2=a2, ev_real=bool(np.abs(ev.imag).max() < 1e-8),
                     lo=float((G.centres - G.radii).min()), hi=float((G.centres + G.radii).max()),
-                    t5=an.theorem5_bound(pb.W, pb.op) if pb.kind == "inpaint" else None)
+                    t5=an.theorem5_bound(pb.W, pb.op) if pb.task == "inpaint" else None)
 
     def render(self, r):
         s, G = r["s"], r["G"]
@@ -228,7 +171,7 @@ class PnPIstaRuns(LessonWidget):
         self.iters = Slider(PARAMS["iters"], iters or (20 if is_fast() else 150))
         self.presets = [W.Button(description=f"γ = {g:g}", layout=W.Layout(width="80px"),
                                  tooltip=f"run with γ = {g:g} (as in Fig. 2)") for g in (0.5, 0.9, 1.0, 2.0, 2.1)]
-        for b, g in zip(self.presets, (0.5, 0.9, 1.0, 2.0, 2.1)):
+        for b, g in zip(self.presets, (0.5, 0.9, 1.0, 2.0, 2.1), strict=False):
             b.on_click(lambda _, g=g: self.gamma.set(g))
         self.clear_button = W.Button(description="Clear curves", icon="trash", tooltip="forget the finished runs")
         self.clear_button.on_click(lambda _: self.clear_runs())
@@ -263,9 +206,9 @@ class PnPIstaRuns(LessonWidget):
         return self._problems[kind]
 
     def iterate(self, s):
-        x, op, y, guide = self.problem(s["kind"])
+        pb = self.problem(s["kind"])
         cfg = NLM(NLM_PATCH, NLM_WINDOW, h=s["h"] / 255)
-        return pnp_ista(op, y, cfg, gamma=s["gamma"], x0=guide, guide=guide, ref=x, mode=s["mode"],
+        return pnp_ista(pb.op, pb.y, cfg, gamma=s["gamma"], x0=pb.x0, guide=pb.x0, ref=pb.x_true, mode=s["mode"],
                         max_iter=s["iters"], tol=1e-7)
 
     @staticmethod
@@ -277,7 +220,8 @@ class PnPIstaRuns(LessonWidget):
         rec, s = f.record, f.settings
         if rec is None:
             return
-        x, op, y, guide = self.problem(s["kind"])
+        pb = self.problem(s["kind"])
+        x, y, guide = pb.x_true, pb.y, pb.x0
         if f.frame_index == 1:
             cap = ("80 % of the pixels missing (black), noise σ·255 = 10" if s["kind"] == "inpaint"
                    else "3×3 uniform blur, noise σ·255 = 2")

@@ -1,4 +1,4 @@
-"""Lesson 01 widgets: the four forward models y = Ax + ε, and why the naive inverse of a blur fails.
+"""Lesson 01, the widgets: the four forward models y = Ax + ε, and why the naive inverse of a blur fails.
 
 * :class:`ForwardModelExplorer` — operator (denoising, inpainting, deblurring, SR), noise σ·255,
   ratio missing, kernel type and size; shows x, y and the kernel.
@@ -10,75 +10,30 @@
 
 from __future__ import annotations
 
-
 import ipywidgets as W
 import torch
 
+from ...figures import new_figure
 from ...images import sample
 from ...metrics import psnr
-from ...operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
-from ..problems import Param
-from .common import ImageSlot, FigureSlot, LessonWidget, Slider, is_fast, new_figure
+from ...operators import Blur
+from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from .compute import (
+    KERNELS,
+    OPERATORS,
+    PARAMS,
+    _kernel_png,
+    image_size,
+    make_kernel,
+    make_operator,
+    naive_inverse,
+    spectrum,
+)
 
-__all__ = ["ForwardModelExplorer", "NaiveInverseExplorer", "make_kernel", "make_operator", "naive_inverse",
-           "spectrum", "PARAMS"]
+__all__ = ["ForwardModelExplorer", "NaiveInverseExplorer"]
 
-PARAMS = {
-    "noise": Param("noise", "σ·255", "noise", 0.0, 50.0, 0.5, digits=1),
-    "small_noise": Param("small_noise", "σ·255", "noise", 0.0, 5.0, 0.05, digits=2),
-    "missing": Param("missing", "ratio missing", "%", 0.0, 95.0, 5.0, digits=0),
-    "kernel_size": Param("kernel_size", "k", "kernel size, pixels", 3, 25, 2, integer=True, odd=True),
-    "eps": Param("eps", "μ", "Tikhonov, log scale", 1e-6, 1.0, 0.1, log=True),
-}
-KERNELS = {"gaussian": "Gaussian (std = k/6)", "uniform": "Uniform (box)", "motion": "Motion (camera shake)"}
-OPERATORS = {"denoise": "Denoising (A = I)", "inpaint": "Inpainting (A = diag(mask))",
-             "deblur": "Deblurring (A = blur)", "sr": "Super-resolution ×2 (A = ↓₂ · blur)"}
+
 DESC = {"description_width": "170px"}
-
-
-def image_size() -> int:
-    """Image side used by the lesson's widgets (smaller in CI-fast mode)."""
-    return 64 if is_fast() else 128
-
-
-def make_kernel(kind: str, size: int) -> torch.Tensor:
-    """The lesson's kernels: Gaussian with std size/6, uniform box, or a motion kernel (seed 0)."""
-    if kind == "gaussian":
-        return gaussian_kernel(size, max(size / 6, 0.5))
-    if kind == "uniform":
-        return uniform_kernel(size)
-    if kind == "motion":
-        return motion_kernel(max(size, 3), seed=0)
-    raise ValueError(f"unknown kernel {kind!r}; choose one of {', '.join(KERNELS)}")
-
-
-def make_operator(kind: str, missing: float = 50.0, kernel: str = "gaussian", size: int = 9):
-    """The forward model for the lesson's settings (missing in %)."""
-    if kind == "denoise":
-        return Denoising()
-    if kind == "inpaint":
-        return Inpainting(ratio=missing / 100, seed=0)
-    if kind == "deblur":
-        return Blur(make_kernel(kernel, size))
-    if kind == "sr":
-        return SuperResolution(make_kernel(kernel, size), factor=2)
-    raise ValueError(f"unknown operator {kind!r}")
-
-
-def naive_inverse(op: Blur, y: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """(AᵀA + μI)⁻¹Aᵀy through the operator's data prox (z = 0, τ = 1/μ); μ = 0 gives ŷ/K̂."""
-    tau = 1e30 if eps <= 0 else 1.0 / eps
-    return op.prox_data(torch.zeros_like(y), y, tau)
-
-
-def spectrum(op: Blur, shape) -> torch.Tensor:
-    """|K̂| on an image of size ``shape``, zero frequency in the centre (fftshift)."""
-    return torch.fft.fftshift(op.otf(shape, "cpu", torch.float64).abs())
-
-
-def _kernel_png(k: torch.Tensor) -> torch.Tensor:
-    k = k / k.max()
-    return k[None, None].float()
 
 
 class ForwardModelExplorer(LessonWidget):
@@ -225,7 +180,7 @@ class NaiveInverseExplorer(LessonWidget):
 def spectrum_profiles(n: int = 128, size: int = 9, noise255: float = 1.0):
     """A static figure (with text alternative): |K̂| along the horizontal frequency axis for the three
     kernel types of size ``size`` on an ``n``-pixel grid, against the noise level, on a log scale."""
-    from .common import figure_html
+    from ...figures import figure_html
 
     fig = new_figure(6.4, 2.9)
     ax = fig.add_subplot()

@@ -1,6 +1,6 @@
-"""Lesson 04 widgets: NLM as an explicit matrix W = D⁻¹K.
+"""Lesson 04, the widgets: NLM as an explicit matrix W = D⁻¹K.
 
-* :func:`matrix_facts` — row sums, column sums, max|W − Wᵀ|, ρ(W), ‖W‖₂ and the range of the (real)
+* :func:`~.compute.matrix_facts` — row sums, column sums, max|W − Wᵀ|, ρ(W), ‖W‖₂ and the range of the (real)
   eigenvalues of a small W (:func:`pnp_lessons.analysis.eigenvalue_range`), and
   :func:`facts_table` to show them;
 * :class:`WeightViewer` — h, patch and window sliders, a pixel picked by its row i and column j:
@@ -13,57 +13,22 @@ from __future__ import annotations
 import html
 
 import ipywidgets as W
-import numpy as np
 import torch
 
 from ...denoisers.nlm import KernelWeights, nlm_weights
-from ...images import sample
+from ...figures import figure_html, new_figure
 from ...metrics import psnr
-from ..problems import Param
-from .common import FigureSlot, LessonWidget, Slider, figure_html, is_fast, new_figure
+from ...params import Param
+from ...widgets.lesson_base import FigureSlot, LessonWidget, Slider
+from .compute import PARAMS, matrix_facts, noisy_sample
 
-__all__ = ["WeightViewer", "matrix_facts", "facts_table", "noisy_sample", "PARAMS"]
+__all__ = ["WeightViewer", "facts_table"]
 
-PARAMS = {
-    "h": Param("h", "h·255", "kernel width", 2.0, 120.0, 1.0, digits=0),
-    "patch": Param("patch", "p", "patch side, pixels", 1, 9, 2, integer=True, odd=True),
-    "window": Param("window", "Ω side", "window, pixels", 3, 21, 2, integer=True, odd=True),
-}
+
 DESC = {"description_width": "170px"}
 
 
-def image_size() -> int:
-    return 40 if is_fast() else 64
-
-
-def noisy_sample(name: str = "camera", size: int | None = None, noise255: float = 20.0, seed: int = 0):
-    """(clean, noisy) grey sample image, noise σ = noise255/255."""
-    x = sample(name, size=size or image_size(), grey=True)
-    g = torch.Generator().manual_seed(seed)
-    return x, x + noise255 / 255 * torch.randn(x.shape, generator=g)
-
-
-def matrix_facts(Wk: KernelWeights, norms: bool = True) -> dict:
-    """Numerical facts about W (small images): row and column sums, asymmetry, ρ(W), ‖W‖₂, λ_min and λ_max."""
-    import scipy.sparse.linalg as spla
-
-    S = Wk.to_sparse()
-    rows = np.asarray(S.sum(axis=1)).ravel()
-    cols = np.asarray(S.sum(axis=0)).ravel()
-    asym = float(abs(S - S.T).max())
-    out = dict(n=S.shape[0], nnz=S.nnz, row_min=float(rows.min()), row_max=float(rows.max()),
-               col_min=float(cols.min()), col_max=float(cols.max()), asym=asym, min_entry=float(S.data.min()))
-    if norms:
-        from ...analysis import eigenvalue_range
-
-        v0 = np.ones(S.shape[0])
-        out["rho"] = float(abs(spla.eigs(S, k=1, which="LM", v0=v0, return_eigenvectors=False, tol=1e-8)).max())
-        out["norm2"] = float(spla.svds(S, k=1, v0=v0, return_singular_vectors=False, tol=1e-8).max())
-        out["lam_min"], out["lam_max"] = eigenvalue_range(Wk)
-    return out
-
-
-def facts_table(Wk: KernelWeights, name: str = "W") -> "object":
+def facts_table(Wk: KernelWeights, name: str = "W") -> object:
     """The facts of :func:`matrix_facts` as an HTML table (a text table, readable by screen readers)."""
     from IPython.display import HTML
 

@@ -1,46 +1,29 @@
-"""Lesson 06 widgets: the Gradient-Step denoiser D_σ = Id − ∇g_σ, g_σ(x) = ½‖x − N_σ(x)‖².
-
-* :func:`potential_path` / :func:`path_figure` — g_σ along the straight path from a clean image to a noisy one.
-* :func:`gradient_check` — ⟨∇g_σ(x), v⟩ by autograd against central finite differences, in float64.
-* :func:`score_figure` — ∇g_σ(y) beside the true noise y − x (Tweedie: ∇g_σ ≈ −σ²∇log p_σ).
-* :func:`network_figure` — the network's own output N_σ(y) beside D_σ(y): N_σ is not the denoiser.
-* :func:`colour_figure` — the colour GS denoiser beside the grey one run on R, G, B and on opponent channels.
-* :func:`denoising_tables` — our measured PSNRs (``docs/denoisers.md`` when present, else the weight card)
-  beside the paper's table.
-* :class:`DenoiserComparison` — a σ slider comparing NLM, TV and GS-DRUNet on one image, in the shared
-  :class:`~pnp_lessons.widgets.runner.LiveRunner`.
-
-The math is in :mod:`pnp_lessons.denoisers.gsdrunet` (``potential``, ``grad``, ``denoise``).
+"""The computations of lesson 06 (The gradient-step denoiser), widget-free: problem set-ups, runs, numbers and the
+figures that teach them. :mod:`.widgets` shows them live; :mod:`.exercises` asks about them.
 """
 
 from __future__ import annotations
 
 import copy
-import html
-import re
 from pathlib import Path
 
-import ipywidgets as W
 import torch
 
-from ...denoisers.evaluate import TV_FACTOR
-from ...denoisers.nlm import nlm_denoise
-from ...exercises import Exercise, register
-from ...images import sample
+from ...figures import new_figure
 from ...metrics import psnr
-from ...prox import tv_prox
-from ..panel import ImageSlot
-from ..problems import Param
-from .common import LessonWidget, Slider, is_fast, new_figure
-from .lesson03 import lean_call
+from ...params import Param
+from ...runtime import is_fast, lean_call
 
 __all__ = ["PARAMS", "PAPER_TABLE", "potential_path", "path_figure", "gradient_check", "score_figure",
-           "network_figure", "colour_figure", "denoising_tables", "DenoiserComparison", "EXERCISES",
-           "register_exercises", "image_size"]
+           "network_figure", "colour_figure", "image_size", "PAPER_SIGMAS", "ROOT"]
+
 
 PARAMS = {"sigma": Param("sigma", "σ·255", "noise level", 1.0, 50.0, 0.5, digits=1)}
 
+
 PAPER_SIGMAS = (5, 15, 25, 50)
+
+
 PAPER_TABLE = {
     "FFDNet": (39.95, 33.53, 30.84, 27.54),
     "DnCNN": (39.80, 33.55, 30.87, 27.52),
@@ -50,6 +33,7 @@ PAPER_TABLE = {
 }
 """Denoising PSNR (dB) on CBSD68 for σ·255 = 5, 15, 25, 50, as printed in Hurault et al. 2022 (the denoising
 table reproduced in the review, ``shared/papers/gradient-step-denoiser-review.md``)."""
+
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -95,7 +79,7 @@ def path_figure(path: dict, sigma: float):
     a2.set_title("‖∇g_σ(x_t)‖", fontsize=10)
     g, t = path["g"], path["t"]
     i1 = min(range(len(t)), key=lambda i: abs(t[i] - 1.0))
-    rising = all(b >= a for a, b in zip(g, g[1:]))
+    rising = all(b >= a for a, b in zip(g, g[1:], strict=False))
     alt = (f"Two line plots against t from {t[0]:g} to {t[-1]:g}, for σ·255 = {sigma * 255:.0f}. Left: the potential "
            f"g_σ goes from {g[0]:.3g} at the clean image (t = 0) to {g[i1]:.3g} at the noisy image (t = 1) and "
            f"{g[-1]:.3g} at t = {t[-1]:g}; it {'rises monotonically' if rising else 'does not rise monotonically'} "
@@ -123,17 +107,6 @@ def gradient_check(D, x: torch.Tensor, sigma: float, eps=(1e-1, 1e-2, 1e-3, 1e-4
         rows.append({"eps": e, "finite_difference": fd, "autograd": auto,
                      "rel_error": abs(fd - auto) / max(abs(auto), 1e-300)})
     return rows
-
-
-def gradient_table_html(rows):
-    """The rows of :func:`gradient_check` as an HTML table (IPython display object)."""
-    from IPython.display import HTML
-
-    body = "".join(f"<tr><td>{r['eps']:.0e}</td><td>{r['finite_difference']:.10g}</td><td>{r['autograd']:.10g}</td>"
-                   f"<td>{r['rel_error']:.2e}</td></tr>" for r in rows)
-    return HTML("<table class='pnp-readout' aria-label='finite differences against autograd'><tr><th>ε</th>"
-                "<th>(g(x+εv) − g(x−εv)) / 2ε</th><th>⟨∇g(x), v⟩ (autograd)</th><th>relative error</th></tr>"
-                + body + "</table>")
 
 
 # --------------------------------------------------------------------------- score
@@ -182,7 +155,7 @@ def network_figure(D, x: torch.Tensor, sigma: float, seed: int = 0):
     axes = fig.subplots(1, 3)
     for ax, img, title in zip(axes, (y.clamp(0, 1), n_out, d_out),
                               (f"noisy y: {vals['noisy']:.2f} dB", f"N_σ(y) alone: {vals['N']:.2f} dB",
-                               f"D_σ(y) = y − ∇g_σ(y): {vals['D']:.2f} dB")):
+                               f"D_σ(y) = y − ∇g_σ(y): {vals['D']:.2f} dB"), strict=False):
         ax.imshow(img[0, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
@@ -221,7 +194,7 @@ def colour_figure(D_colour, D_grey, x: torch.Tensor, sigma: float, seed: int = 0
               "colour": "colour D_σ"}
     fig = new_figure(9.6, 2.8)
     axes = fig.subplots(1, 4)
-    for ax, k in zip(axes, outs):
+    for ax, k in zip(axes, outs, strict=False):
         ax.imshow(outs[k][0].permute(1, 2, 0).cpu().numpy())
         ax.set_title(f"{titles[k]}\n{vals[k]:.2f} dB", fontsize=9)
         ax.axis("off")
@@ -252,144 +225,3 @@ def _evaluation_table(text: str, header: str = "") -> tuple[list[list[str]], str
             return rows, source
         i += 1
     return [], ""
-
-
-def _md_cell(text: str) -> str:
-    """One Markdown table cell as HTML: escaped, with bold (double asterisks) and code (backquotes) rendered."""
-    out = html.escape(text)
-    out = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", out)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
-
-
-def denoising_tables(D=None, docs: Path | None = None):
-    """Our measured denoising PSNRs beside the paper's (IPython HTML).
-
-    Ours: ``docs/denoisers.md`` (written by ``pnp-lessons evaluate-denoisers --markdown docs/denoisers.md``) when it
-    exists, else the validation PSNRs in the card of ``D``, else a note saying that none are recorded yet.
-    """
-    from IPython.display import HTML
-
-    docs = Path(docs) if docs is not None else ROOT / "docs" / "denoisers.md"
-    paper = ("<table class='pnp-readout' aria-label='denoising PSNR in Hurault et al. 2022'><caption>Hurault et al. "
-             "2022, CBSD68 (colour), PSNR in dB</caption><tr><th>denoiser</th>"
-             + "".join(f"<th>σ·255 = {s}</th>" for s in PAPER_SIGMAS) + "</tr>"
-             + "".join(f"<tr><td>{html.escape(k)}</td>" + "".join(f"<td>{v:.2f}</td>" for v in vals) + "</tr>"
-                       for k, vals in PAPER_TABLE.items()) + "</table>")
-    ours = ""
-    source = ""
-    if docs.exists():
-        text = docs.read_text()
-        table, source = _evaluation_table(text)
-        colour, colour_source = _evaluation_table(text, "CBSD68")  # the paper's own test set, when measured
-        if colour == table:
-            colour = []
-        for rows, what in ((table, ""), (colour, ", colour")):
-            if rows:
-                ours += (f"<table class='pnp-readout' aria-label='our measured denoising PSNR{what}'><caption>ours"
-                         f"{what} (from docs/{html.escape(docs.name)})</caption>"
-                         + "".join("<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{_md_cell(c)}</{'th' if i == 0 else 'td'}>"
-                                                    for c in row) + "</tr>" for i, row in enumerate(rows)) + "</table>")
-        if colour and colour_source:
-            source = f"{source} Colour table: {colour_source}".strip()
-    if not ours and D is not None and getattr(D, "card", None):
-        val = D.card.get("validation", {}) or {}
-        ps = val.get("psnr_fp32") or {}
-        if ps:
-            ours = (f"<table class='pnp-readout' aria-label='our measured denoising PSNR'><caption>ours: "
-                    f"{html.escape(D.card['name'])}, {html.escape(Path(str(val.get('dataset', '?'))).name)} "
-                    f"({val.get('images', '?')} images, grey), PSNR in dB</caption><tr><th>denoiser</th>"
-                    + "".join(f"<th>σ·255 = {k}</th>" for k in ps) + "</tr><tr><td>GS-DRUNet small</td>"
-                    + "".join(f"<td>{float(v):.2f}</td>" for v in ps.values()) + "</tr></table>")
-            source = (f"From the weight card (validation at the end of training, {D.card.get('training', {}).get('steps', '?')} "
-                      "steps).")
-    if not ours:
-        ours = ("<p><em>No measured table yet: run <code>pnp-lessons evaluate-denoisers --markdown docs/denoisers.md"
-                "</code>, or ship weights whose card holds validation PSNRs.</em></p>")
-    return HTML("<div style='display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start'>" + paper + "<div>" + ours
-                + (f"<div class='pnp-caption'>{html.escape(source)}</div>" if source else "") + "</div></div>")
-
-
-# --------------------------------------------------------------------------- the σ slider
-class DenoiserComparison(LessonWidget):
-    """One noisy image and three denoisers under a σ slider: NLM, TV (prox of 0.8σ·TV) and GS-DRUNet D_σ."""
-
-    def __init__(self, D, image: str = "camera", sigma: float = 25.0, autostart: bool = True):
-        self.D = D
-        self.x = sample(image, size=image_size(), grey=True).to(_device(D))
-        self.sigma = Slider(PARAMS["sigma"], sigma)
-        px = 180
-        self.views = {k: ImageSlot(t, px, k) for k, t in
-                      [("noisy", "Noisy y"), ("nlm", "NLM"), ("tv", "TV prox"), ("gs", "GS-DRUNet D_σ(y)")]}
-        super().__init__([self.sigma, W.HBox(list(self.views.values()), layout=W.Layout(flex_flow="row wrap"))],
-                         autostart=False)
-        self.sigma.observe(self.refresh, "value")
-        if autostart:
-            self.refresh()
-            self.wait(120)
-
-    def settings(self):
-        return dict(sigma=float(self.sigma.value))
-
-    @lean_call
-    def compute(self, s):
-        sig = s["sigma"] / 255
-        g = torch.Generator().manual_seed(0)
-        y = self.x + sig * torch.randn(self.x.shape, generator=g).to(self.x.device)
-        out = {"noisy": y,
-               "nlm": nlm_denoise(y, sig, patch_size=5, window=11),
-               "tv": tv_prox(y, TV_FACTOR * sig, max_iter=100),
-               "gs": self.D.denoise(y, sig)}
-        return dict(s=s, out={k: v.clamp(0, 1) for k, v in out.items()})
-
-    def render(self, r):
-        s = r["s"]["sigma"]
-        names = {"noisy": f"the clean image plus noise of σ·255 = {s:.1f}",
-                 "nlm": "non-local means (patch 5, window 11, h = 0.6σ)",
-                 "tv": f"TV prox with λ = {TV_FACTOR}σ", "gs": f"the gradient-step denoiser at σ·255 = {s:.1f}"}
-        for k, v in r["out"].items():
-            self.views[k].show(v, f"{names[k]}: PSNR {psnr(v, self.x):.2f} dB.")
-
-
-# --------------------------------------------------------------------------- exercises
-EXERCISES = [
-    Exercise(
-        "06.1",
-        "Tweedie in one dimension: x ~ N(0, s²) with s² = 0.04 and y = x + noise of variance σ² = 0.01. The MMSE "
-        "denoiser is D(y) = s²/(s² + σ²) · y. What is ∇g(y) = y − D(y) at y = 0.5?",
-        0.1,
-        hint="y − D(y) = σ²/(s² + σ²) · y. Check it against −σ² d/dy log p_σ(y) with p_σ = N(0, s² + σ²).",
-        confirmation="0.01/0.05 × 0.5 = 0.1 = −σ² · d/dy log p_σ(0.5): the residual of an MMSE denoiser is σ² times "
-                     "minus the score of the noisy density (Tweedie's formula).",
-    ),
-    Exercise(
-        "06.2",
-        "A central difference (g(x + εv) − g(x − εv)) / 2ε has an error proportional to ε² (ignoring rounding). "
-        "If ε is divided by 10, by what factor does that error shrink?",
-        100.0,
-        hint="The error is C·ε²: replace ε by ε/10.",
-        confirmation="(1/10)² = 1/100: two more correct digits per decade of ε, until rounding errors (of order "
-                     "machine precision / ε) take over — which is why the check runs in float64.",
-    ),
-    Exercise(
-        "06.3",
-        "Which sentence describes the Gradient-Step denoiser D_σ(x) = x − ∇g_σ(x)?",
-        "one explicit gradient step of size 1 on the potential g_σ",
-        hint="Compare with x_{k+1} = x_k − τ∇h(x_k), the gradient descent step on a function h.",
-        confirmation="D_σ is exactly one gradient-descent step of size 1 on g_σ = ½‖x − N_σ(x)‖²; the prox would be an "
-                     "implicit step, which is what GS-PnP applies to f instead (lesson 07).",
-        choices=(
-            "the proximal map of g_σ",
-            "one explicit gradient step of size 1 on the potential g_σ",
-            "the projection onto the set of clean images",
-            "the network N_σ itself",
-        ),
-    ),
-]
-
-
-def register_exercises(items=None) -> list[str]:
-    """Add this lesson's exercises to :data:`pnp_lessons.exercises.EXERCISES` (idempotent); return their ids."""
-    return register(*(EXERCISES if items is None else items))
-
-
-register_exercises()

@@ -1,0 +1,117 @@
+"""Figures that teach, without widgets: matplotlib figures on an Agg canvas (no pyplot state, so safe in a worker
+thread), their PNG bytes, a static figure with a visible caption that is its text alternative, and small inline SVG
+charts (objective, residual on a log scale, PSNR) that need neither matplotlib nor a front-end package.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+
+__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart"]
+
+MAX_POINTS = 300
+"""An SVG chart draws at most this many points of a curve (evenly subsampled, the last one kept)."""
+
+
+def new_figure(width: float = 6.0, height: float = 3.0):
+    """A matplotlib Figure on an Agg canvas (thread-safe: no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi)
+    return buf.getvalue()
+
+
+def figure_html(fig, alt: str, caption: str | None = None):
+    """A static figure for a notebook cell: ``<img alt=…>`` plus a visible caption (IPython HTML)."""
+    from IPython.display import HTML
+
+    data = base64.b64encode(figure_png(fig)).decode("ascii")
+    cap = caption if caption is not None else alt
+    return HTML(f"<figure class='pnp-figure' style='margin:0'><img src='data:image/png;base64,{data}' "
+                f"alt='{html.escape(alt, quote=True)}' style='max-width:100%'/>"
+                f"<figcaption class='pnp-caption'>{html.escape(cap)}</figcaption></figure>")
+
+
+# --------------------------------------------------------------------------- inline SVG charts
+def _clean(values, log: bool) -> list[tuple[int, float]]:
+    pts = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        v = float(v)
+        if not math.isfinite(v) or (log and v <= 0):
+            continue
+        pts.append((i + 1, math.log10(v) if log else v))
+    if len(pts) > MAX_POINTS:
+        step = len(pts) / MAX_POINTS
+        pts = [pts[int(i * step)] for i in range(MAX_POINTS)] + [pts[-1]]
+    return pts
+
+
+def _fmt(v: float, log: bool) -> str:
+    if log:
+        v = 10 ** v
+    return f"{v:.3g}"
+
+
+def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = False, w: int = 228,
+              h: int = 150) -> str:
+    """An SVG line chart. ``series`` = [(values, colour, dashed)], values indexed by iteration.
+
+    Examples
+    --------
+    >>> s = svg_chart("PSNR (dB)", [([20.0, 21.5, 22.0], "#1f77b4", False)])
+    >>> s.startswith("<svg") and "polyline" in s
+    True
+    """
+    ml, mr, mt, mb = 46, 8, 18, 20
+    pw, ph = w - ml - mr, h - mt - mb
+    cleaned = [(_clean(v, log), c, d) for v, c, d in series]
+    allpts = [p for pts, _, _ in cleaned for p in pts]
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
+           f"aria-label='{html.escape(title)}' style='font: 10px sans-serif'>",
+           f"<text x='{ml}' y='12' font-weight='600'>{html.escape(title)}</text>",
+           f"<rect x='{ml}' y='{mt}' width='{pw}' height='{ph}' fill='#fff' stroke='#bbb'/>"]
+    if not allpts:
+        out.append(f"<text x='{ml + 6}' y='{mt + ph / 2}' fill='#888'>no values for this solver</text></svg>")
+        return "".join(out)
+    xmax = max(max(p[0] for p in allpts), 2)
+    ys = [p[1] for p in allpts]
+    ylo, yhi = min(ys), max(ys)
+    if yhi - ylo < 1e-12:
+        pad = abs(yhi) * 0.05 or 1.0
+        ylo, yhi = ylo - pad, yhi + pad
+    else:
+        pad = 0.05 * (yhi - ylo)
+        ylo, yhi = ylo - pad, yhi + pad
+
+    def X(i):
+        return ml + pw * (i - 1) / (xmax - 1)
+
+    def Y(v):
+        return mt + ph * (1 - (v - ylo) / (yhi - ylo))
+
+    for v, anchor in ((yhi, mt + 8), (ylo, mt + ph)):
+        out.append(f"<text x='{ml - 3}' y='{anchor}' text-anchor='end' fill='#555'>{_fmt(v, log)}</text>")
+    out.append(f"<text x='{ml}' y='{h - 5}' fill='#555'>1</text>")
+    out.append(f"<text x='{ml + pw}' y='{h - 5}' text-anchor='end' fill='#555'>k = {xmax}</text>")
+    for pts, colour, dashed in cleaned:
+        if not pts:
+            continue
+        coords = " ".join(f"{X(i):.1f},{Y(v):.1f}" for i, v in pts)
+        dash = " stroke-dasharray='4 3'" if dashed else ""
+        out.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.6'{dash} points='{coords}'/>")
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""Lesson 02, Proximal operators: notebook ``notebooks/02_proximal_operators.ipynb``."""

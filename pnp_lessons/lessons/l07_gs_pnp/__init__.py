@@ -1,0 +1,1 @@
+"""Lesson 07, GS-PnP: notebook ``notebooks/07_gs_pnp.ipynb``."""

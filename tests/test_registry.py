@@ -1,0 +1,97 @@
+"""The solver registry: every entry runs from the playground's settings, and a solver registered by a newcomer
+(CONTRIBUTING.md, "Add a solver") appears in the playground's menu, greys out the parameters it does not read and
+runs — with no other file touched."""
+
+import pytest
+import torch
+
+from pnp_lessons import problems as P
+from pnp_lessons.params import PARAMS
+from pnp_lessons.solvers import registry
+from pnp_lessons.solvers.base import Tracker
+
+SMALL = dict(size=32, max_iter=3)
+
+
+def test_entries_are_well_formed():
+    specs = registry.solvers()
+    assert [s.key for s in specs] == ["pnp-ista", "pnp-hqs", "gs-pnp", "fista-tv"]
+    for spec in specs:
+        assert set(spec.params) <= set(PARAMS), spec.key
+        assert spec.reference, f"{spec.key} cites no source"
+        for k, v in P.suggested_parameters(dict(solver=spec.key)).items():
+            assert PARAMS[k].min <= v <= PARAMS[k].max, (spec.key, k, v)
+
+
+@pytest.mark.parametrize("key", ["pnp-ista", "pnp-hqs", "fista-tv"])
+@pytest.mark.parametrize("operator", ["inpaint", "deblur"])
+def test_every_entry_runs_from_the_playground_settings(key, operator):
+    s = dict(SMALL, solver=key, operator=operator, denoiser="tv")
+    problem, it = P.start(s, P.ProblemCache("cpu"))
+    recs = list(it)
+    assert len(recs) == 3 and torch.isfinite(recs[-1].x).all()
+    assert recs[-1].psnr is not None
+    assert P.describe(P.validate_settings(s)).startswith(registry.get(key).label)
+
+
+def test_pnp_hqs_reads_sigma_and_lambda_not_gamma():
+    used = P.relevant_params(P.validate_settings(dict(solver="pnp-hqs")))
+    assert {"sigma", "lam"} <= used and "gamma" not in used
+
+
+def test_unknown_solver_and_duplicate_key_are_refused():
+    with pytest.raises(P.SettingsError, match="solver must be one of"):
+        P.validate_settings(dict(solver="admm"))
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register(registry.get("pnp-ista"))
+    with pytest.raises(ValueError, match="denoiser must be"):
+        registry.SolverSpec("x", "X", (), "some", lambda s, pb, D: iter(()))
+
+
+def _toy_gradient_descent(s, pb, D):
+    """x ← x − γ/‖AᵀA‖ · Aᵀ(Ax − y): the recipe's toy solver."""
+    x = pb.x0.clone()
+    tracker = Tracker(x, pb.x_true, 1e-6, s["max_iter"])
+    step = s["gamma"] / pb.op.norm()
+    while True:
+        x_new = x - step * pb.op.A_adjoint(pb.op.A(x) - pb.y)
+        rec = tracker.record(x_new, x, None)
+        yield rec
+        if rec.done:
+            return
+        x = x_new
+
+
+@pytest.fixture
+def toy():
+    spec = registry.register(registry.SolverSpec(
+        "toy-gd", "Toy gradient descent", ("gamma",), None, _toy_gradient_descent,
+        suggest=lambda s: {"gamma": 1.0}, reference="a test"))
+    yield spec
+    registry.unregister("toy-gd")
+
+
+def test_a_registered_toy_solver_appears_in_the_playground_menu_and_runs(toy):
+    from pnp_lessons.widgets.controls import Controls
+
+    c = Controls(P.ProblemCache("cpu"), defaults=dict(SMALL))
+    assert ("Toy gradient descent", "toy-gd") in list(c.solver.options)
+    c.solver.value = "toy-gd"
+    assert c.params["gamma"].value == 1.0                 # its suggestion applied
+    assert c.denoiser.disabled                            # it plugs no denoiser
+    assert c.params["sigma"].slider.disabled and "not used by Toy gradient descent" in c.params["sigma"].note.value
+    problem, it = P.start(c.settings, c.cache)
+    recs = list(it)
+    assert 1 <= len(recs) <= SMALL["max_iter"] and recs[-1].done and recs[-1].psnr > 10
+
+
+def test_the_command_line_reads_the_registry(toy, tmp_path, capsys):
+    from pnp_lessons.cli import main
+
+    assert main(["restore", "--list"]) == 0
+    assert "toy-gd" in capsys.readouterr().out
+    out = tmp_path / "x.png"
+    assert main(["restore", "--solver", "toy-gd", "--size", "32", "--max-iter", "3", "--out", str(out)]) == 0
+    assert "Toy gradient descent" in capsys.readouterr().out and out.stat().st_size > 100
+    assert main(["restore", "--solver", "nope"]) == 2
+    assert "solver must be one of" in capsys.readouterr().err
