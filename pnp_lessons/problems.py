@@ -135,8 +135,12 @@ def _shipped_gs() -> list[str]:
     """Shipped GS-DRUNet weights the playground can run: grey ones (its images are grey)."""
     from .denoisers.weights import list_shipped, read_card
 
+    try:
+        names = list_shipped()
+    except Exception:  # an unreadable weights folder: the menu offers no GS-DRUNet, with its note
+        return []
     out = []
-    for n in list_shipped():
+    for n in names:
         try:
             if "gs" in n.lower() and int(read_card(n).get("channels", 1)) == 1:
                 out.append(n)

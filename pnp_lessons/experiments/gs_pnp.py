@@ -468,7 +468,7 @@ def gs_pnp_initial(c: Case, y: torch.Tensor, p: dict) -> torch.Tensor:
     return initial_point(c.op, y, 1.0 / p["lam"])
 
 
-def main(argv=None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="GS-PnP restoration experiments (Hurault et al. 2022)")
     ap.add_argument("--grid", choices=sorted(GRIDS), default=None,
                     help="paper (the paper's protocol; resumable), cpu (a few minutes) or fast (CI); "
@@ -493,7 +493,78 @@ def main(argv=None) -> dict:
                     help="rerun the deblurring panel of the authors' README figure (set3c starfish) and draw it")
     ap.add_argument("--stopping-study", action="store_true",
                     help="run GS-PnP past the reference's stopping rule to 400 iterations and plot PSNR against k")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``'K/N'`` → ``(K, N)`` with 0 ≤ K < N."""
+    try:
+        shard, nshards = (int(v) for v in text.split("/"))
+        if not 0 <= shard < nshards:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--shard must be K/N with 0 <= K < N, got {text!r}") from None
+    return shard, nshards
+
+
+def _run_missing(missing, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
+                 no_progress) -> None:
+    """Run the missing cases, appending each result to this shard's cache file as soon as it is done."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(missing, desc=f"{grid_name} grid" + (f" shard {shard}/{nshards}" if nshards > 1 else ""),
+               unit="run", disable=no_progress)
+    files = {}
+    try:
+        for c, m in bar:
+            key = c.key(m, model)
+            r = run_method(c, m, D, grid["max_iter"], keep_curves=(key == first_key))
+            row = dict(key=key, protocol=PROTOCOL, model=model if m == "GS-PnP" else "", method=m, part=c.part,
+                       family=c.family, label=c.label, factor=c.factor, noise=round(c.noise * 255, 2),
+                       image=c.image, device=device_text, **{k: (round(v, 4) if isinstance(v, float) else v)
+                                                              for k, v in r.items()})
+            cache[key] = row
+            suffix = f"-shard{shard}of{nshards}" if nshards > 1 else ""
+            f = files.get(c.part) or open(out / f"cases-{c.part}{suffix}.jsonl", "a")
+            files[c.part] = f
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            bar.set_postfix_str(f"{m} {c.family} {c.label} ν={c.noise * 255:.2f} {c.image}: {r['psnr']:.2f} dB")
+            if no_progress:
+                print(f"  {m:<13} {c.family:<8} {c.label:<12} ν={c.noise * 255:5.2f} {c.image:>7}: "
+                      f"{r['psnr']:.2f} dB, {r['iterations']} it, {r['seconds']:.1f} s", flush=True)
+    finally:
+        for f in files.values():
+            f.close()
+
+
+def _write_outputs(rows, todo, grid_name, model, out, wall) -> list[str]:
+    """``results.csv`` and ``table.md`` from the cached rows; returns the table's lines."""
+    with open(out / "results.csv", "w", newline="") as f:
+        fields = ["family", "label", "noise", "image", "method", "model", "psnr", "psnr_clip", "psnr_x",
+                  "iterations", "seconds", "status"]
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    expected: dict = {}
+    for c, m in todo:
+        e = expected.setdefault((c.family, round(c.noise * 255, 2)), {})
+        e[m] = e.get(m, 0) + 1
+    # the machine of the cached runs, not of this call (--table-only runs nothing)
+    ran_on = ", ".join(sorted({r.get("device", "?") for r in rows}))
+    lines = table_lines(rows, grid_name, model, f"runs computed on {ran_on}", expected)
+    ran_now = "" if wall is None else f"; wall time of this call {wall:.0f} s"
+    lines += ["", f"{len(rows)} of {len(todo)} runs done{ran_now}; "
+                  f"{sum(r['seconds'] for r in rows) / 3600:.2f} h of compute in the cached runs."]
+    extra = kernel_lines(rows)
+    if extra:
+        lines += [""] + extra
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def main(argv=None) -> dict:
+    args = _parser().parse_args(argv)
     from ..denoisers.weights import list_shipped, load_denoiser
 
     if args.threads:
@@ -516,6 +587,7 @@ def main(argv=None) -> dict:
     model = args.model or default
     if model is None:
         raise SystemExit("no shipped GS-DRUNet weights in data/weights/ (train one with `pnp-lessons train`)")
+    shard, nshards = _shard(args.shard)
     D = load_denoiser(model, device=device).eval()
     out = args.out or Path("results") / f"gs_pnp_{grid_name}_{model}"
     out.mkdir(parents=True, exist_ok=True)
@@ -525,63 +597,16 @@ def main(argv=None) -> dict:
     todo = [(c, m) for c in cases(grid, root, D.channels, device, args.part) for m in args.methods
             if _wants(grid, c, m)]
     first_key = todo[0][0].key("GS-PnP", model) if todo else None
-    try:
-        shard, nshards = (int(v) for v in args.shard.split("/"))
-        if not 0 <= shard < nshards:
-            raise ValueError
-    except ValueError:
-        raise SystemExit(f"--shard must be K/N with 0 <= K < N, got {args.shard!r}") from None
     missing = [(c, m) for i, (c, m) in enumerate(todo) if c.key(m, model) not in cache and i % nshards == shard]
     t0 = time.perf_counter()
-    if missing and not args.table_only:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(missing, desc=f"{grid_name} grid" + (f" shard {shard}/{nshards}" if nshards > 1 else ""),
-                   unit="run", disable=args.no_progress)
-        files = {}
-        for c, m in bar:
-            key = c.key(m, model)
-            r = run_method(c, m, D, grid["max_iter"], keep_curves=(key == first_key))
-            row = dict(key=key, protocol=PROTOCOL, model=model if m == "GS-PnP" else "", method=m, part=c.part,
-                       family=c.family, label=c.label, factor=c.factor, noise=round(c.noise * 255, 2),
-                       image=c.image, device=device_text, **{k: (round(v, 4) if isinstance(v, float) else v)
-                                                              for k, v in r.items()})
-            cache[key] = row
-            suffix = f"-shard{shard}of{nshards}" if nshards > 1 else ""
-            f = files.get(c.part) or open(out / f"cases-{c.part}{suffix}.jsonl", "a")
-            files[c.part] = f
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            bar.set_postfix_str(f"{m} {c.family} {c.label} ν={c.noise * 255:.2f} {c.image}: {r['psnr']:.2f} dB")
-            if args.no_progress:
-                print(f"  {m:<13} {c.family:<8} {c.label:<12} ν={c.noise * 255:5.2f} {c.image:>7}: "
-                      f"{r['psnr']:.2f} dB, {r['iterations']} it, {r['seconds']:.1f} s", flush=True)
-        for f in files.values():
-            f.close()
+    ran = bool(missing) and not args.table_only
+    if ran:
+        _run_missing(missing, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
+                     args.no_progress)
     rows = [cache[c.key(m, model)] for c, m in todo if c.key(m, model) in cache]
     if not rows:
         raise SystemExit("nothing to tabulate: no case of this grid has run yet")
-    with open(out / "results.csv", "w", newline="") as f:
-        fields = ["family", "label", "noise", "image", "method", "model", "psnr", "psnr_clip", "psnr_x",
-                  "iterations", "seconds", "status"]
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-    done = len(rows)
-    expected: dict = {}
-    for c, m in todo:
-        e = expected.setdefault((c.family, round(c.noise * 255, 2)), {})
-        e[m] = e.get(m, 0) + 1
-    # the machine of the cached runs, not of this call (--table-only runs nothing)
-    ran_on = ", ".join(sorted({r.get("device", "?") for r in rows}))
-    lines = table_lines(rows, grid_name, model, f"runs computed on {ran_on}", expected)
-    ran_now = "" if args.table_only or not missing else f"; wall time of this call {time.perf_counter() - t0:.0f} s"
-    lines += ["", f"{done} of {len(todo)} runs done{ran_now}; "
-                  f"{sum(r['seconds'] for r in rows) / 3600:.2f} h of compute in the cached runs."]
-    extra = kernel_lines(rows)
-    if extra:
-        lines += [""] + extra
-    (out / "table.md").write_text("\n".join(lines) + "\n")
+    lines = _write_outputs(rows, todo, grid_name, model, out, time.perf_counter() - t0 if ran else None)
     first = cache.get(first_key) if first_key else None
     if first and first.get("F"):
         convergence_figure(first, f"GS-PnP, {first['family']} {first['label']}, noise {first['noise']:g}/255, "

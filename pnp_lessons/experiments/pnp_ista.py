@@ -46,11 +46,11 @@ GAMMAS = (0.5, 0.9, 1.0, 2.0, 2.1)
 NLM_PAPER = dict(patch_size=7, window=21)
 """NLM of the reproduction: the usual patch 7 and window 21 (the paper gives no NLM parameters)."""
 H_FITTED = {"fig1-2": 30.0, "fig4": 30.0, "fig5": 10.0}
-H_SHARP = 10.0
-"""The sharpest h·255 of the grid: the width of the earlier reproduction, which shows the paper's γ pattern."""
 """h·255 per setting, chosen by :func:`fit_h` on the first 8 Train400 images (training images, never the test
 images): the best mean PSNR among the h whose runs converge (tol 1e-6 within 200 iterations) on all 8. The
 scores are in docs/pnp_ista.md ("Choosing h")."""
+H_SHARP = 10.0
+"""The sharpest h·255 of the grid: the width of the earlier reproduction, which shows the paper's γ pattern."""
 
 
 @dataclass
@@ -208,7 +208,161 @@ def fit_h(images: int = 8, max_iter: int = 200, tol: float = 1e-6, h_grid=H_GRID
     return out
 
 
-def main(argv=None):
+@dataclass
+class Scale:
+    """How big a reproduction run is: the paper's (256² images, 32² crops for ρ, 300 iterations, patch 7, window
+    21, all of Set12) or CI's ``--fast`` one."""
+
+    size: int
+    crop: int
+    max_iter: int
+    patch: int
+    window: int
+    set12: list
+
+    @classmethod
+    def from_args(cls, a) -> Scale:
+        if a.fast:
+            return cls(48, 24, a.max_iter or 60, 5, 11, [] if a.no_set12 else ["01", "05"])
+        return cls(256, 32, a.max_iter or 300, NLM_PAPER["patch_size"], NLM_PAPER["window"],
+                   [] if a.no_set12 else [f"{i:02d}" for i in range(1, 13)])
+
+
+class Table:
+    """The rows of the reproduction, one per run, printed as they come."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.t0 = time.perf_counter()
+
+    def add(self, setting, image, gamma, res, mode, analysis, seconds, cfg, guide_psnr=None):
+        def crop_value(key):
+            return round(analysis[key][gamma], 4) if analysis and key in analysis and gamma in analysis[key] else None
+
+        self.rows.append({
+            "setting": setting, "image": image, "h255": round(cfg.h * 255, 1), "gamma": gamma, "W": mode,
+            "psnr_final": round(res.last.psnr, 2) if res.last.psnr is not None else None,
+            "psnr_best": round(max(p for p in res.curve("psnr") if p is not None), 2),
+            "guide_psnr": None if guide_psnr is None else round(guide_psnr, 2),
+            "iterations": res.iterations, "status": res.status,
+            "residual_final": f"{res.last.residual:.2e}",
+            "rho_P_crop": crop_value("rho"),
+            "gamma_max_crop": round(analysis["gamma_max"], 3) if analysis else None,
+            "inf_norm_crop": crop_value("inf_norm"),
+            "seconds": round(seconds, 1),
+        })
+        r = self.rows[-1]
+        print(f"[{time.perf_counter() - self.t0:7.1f}s] {setting:10s} {image:6s} h={cfg.h * 255:g} γ={gamma:<4} "
+              f"W={mode:8s} PSNR {r['psnr_final']} dB, {res.iterations} it, {res.status}, "
+              f"ρ(P_crop)={r['rho_P_crop']}", flush=True)
+
+    COLUMNS = ["setting", "image", "h255", "gamma", "W", "psnr_final", "psnr_best", "guide_psnr", "iterations",
+               "status", "residual_final", "rho_P_crop", "gamma_max_crop", "inf_norm_crop"]
+
+    def write(self, out: Path, header: str, max_iter: int) -> str:
+        """``table.csv`` and ``table.md`` in ``out``; returns the Markdown."""
+        with open(out / "table.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(self.rows[0]))
+            w.writeheader()
+            w.writerows(self.rows)
+        lines = ["| " + " | ".join(self.COLUMNS) + " |", "|" + "---|" * len(self.COLUMNS)]
+        for r in self.rows:
+            lines.append("| " + " | ".join("" if r[c] is None else str(r[c]) for c in self.COLUMNS) + " |")
+        set12_rows = [r for r in self.rows if r["setting"] == "set12"]
+        if set12_rows:
+            lines.append("")
+            lines.append(f"Set12 mean PSNR (80 % missing, 10/255, γ = 0.9, {max_iter} iterations max): "
+                         f"{np.mean([r['psnr_final'] for r in set12_rows]):.2f} dB (guide: "
+                         f"{np.mean([r['guide_psnr'] for r in set12_rows]):.2f} dB)")
+        text = header + "\n".join(lines)
+        (out / "table.md").write_text(text + "\n")
+        return text
+
+
+SETTINGS = [
+    Setting("fig1-2", "inpainting", 0.8, 10, GAMMAS),
+    Setting("fig4", "inpainting", 0.7, 20, GAMMAS),
+    Setting("fig5", "deblurring", 0.0, 2, (0.5, 1.0, 2.0, 2.1)),
+]
+"""The paper's settings; each is also run with the sharpest h of the grid (``-sharp``): the paper's pattern
+(stable to 2, divergent at 2.1) is that of a sharp W, whose convergence is too slow to see."""
+
+
+def _figure_runs(a, sc: Scale, table: Table, out: Path) -> dict:
+    """Fig. 1–2, 4 and 5 (and their ``-sharp`` twins): the γ sweep with W fixed, the oracle-guide run, curves and
+    images; returns the runs by (setting, image) for Fig. 6."""
+    images = [a.image, "camera"]
+    sharp = [Setting(f"{s.name}-sharp", s.problem, s.missing, s.noise, s.gammas) for s in SETTINGS[:2]]
+    main_runs = {}
+    for s in SETTINGS + sharp:
+        cfg = _cfg_for(a, sc, s.name)
+        for image in (images if s.name.startswith("fig1-2") else images[:1]):
+            x = _load(image, sc.size)
+            analysis = _crop_analysis(s, x, cfg, sc.crop)
+            op, y = _problem(s, x)
+            guide_psnr = psnr(default_guide(op, y), x)
+            runs = {}
+            for g in s.gammas:
+                res, y, sec = _run(s, x, cfg, g, sc.max_iter)
+                runs[f"γ={g}"] = res
+                table.add(s.name, image, g, res, "fixed", analysis, sec, cfg, guide_psnr)
+            # the gap to the paper: the same iteration with W built from the clean image (an oracle guide)
+            g_show = 0.9 if s.problem == "inpainting" else 2.0
+            oracle, _, sec = _run(s, x, cfg, g_show, sc.max_iter, guide=x)
+            table.add(s.name, image, g_show, oracle, "oracle", None, sec, cfg, guide_psnr)
+            if s.name in ("fig1-2", "fig4", "fig5") and cfg.h * 255 != H_SHARP:   # and the sharp oracle
+                sharp_cfg = NLM(patch_size=sc.patch, window=sc.window, h=H_SHARP / 255)
+                oracle_sharp, _, sec = _run(s, x, sharp_cfg, g_show, sc.max_iter, guide=x)
+                table.add(s.name, image, g_show, oracle_sharp, "oracle", None, sec, sharp_cfg, guide_psnr)
+            what = (f"{int(s.missing * 100)}% missing" if s.problem == "inpainting" else "9×9 uniform blur")
+            _plot_curves(runs, f"{s.name}: {image}, {s.problem}, {what}, noise {s.noise}/255, h·255 = {cfg.h * 255:g}",
+                         out / f"{s.name}_{image}_curves.png")
+            shown = runs[f"γ={g_show}"]
+            _plot_images({"ground truth": x, "observed": y,
+                          f"PnP-ISTA γ={g_show} ({shown.last.psnr:.1f} dB)": shown.x,
+                          f"oracle W ({oracle.last.psnr:.1f} dB)": oracle.x},
+                         out / f"{s.name}_{image}_images.png")
+            main_runs[(s.name, image)] = runs
+    return main_runs
+
+
+def _fig6_runs(a, sc: Scale, table: Table, out: Path, main_runs: dict) -> None:
+    """Fig. 6: fixed vs iteration-adaptive W. The caption says "the same input image as Figure 1" (80 % missing,
+    10/255), but its fixed-W output, 25.5 dB, is the figure of Fig. 4(c) (70 % missing, 20/255): both readings."""
+    for base in ("fig1-2", "fig4"):
+        sb = next(s for s in SETTINGS if s.name == base)
+        s6 = Setting(f"fig6@{base}", "inpainting", sb.missing, sb.noise, (0.5, 0.9, 2.0), mode="adaptive")
+        cfg = _cfg_for(a, sc, base)
+        x = _load(a.image, sc.size)
+        curves = {}
+        for g in s6.gammas:
+            # W is rebuilt at every step (≈ 40× the cost of a fixed-W step): at most 100 iterations
+            res, y, sec = _run(s6, x, cfg, g, min(sc.max_iter, 100), mode="adaptive")
+            table.add(s6.name, a.image, g, res, "adaptive", None, sec, cfg)
+            curves[f"F γ={g}"] = main_runs[(base, a.image)][f"γ={g}"]
+            curves[f"A γ={g}"] = res
+        _plot_curves(curves, f"{s6.name}: {a.image}, fixed (F) vs adaptive (A) W, {int(sb.missing * 100)}% missing, "
+                     f"noise {sb.noise}/255", out / f"{s6.name.replace('@', '_')}_{a.image}_curves.png")
+
+
+def _set12_runs(a, sc: Scale, table: Table) -> None:
+    """Fig. 1's setting at γ = 0.9 on every Set12 image."""
+    s1 = SETTINGS[0]
+    cfg = _cfg_for(a, sc, s1.name)
+    for image in sc.set12:
+        x = _load(image, sc.size)
+        op, y = _problem(s1, x)
+        res, y, sec = _run(s1, x, cfg, 0.9, sc.max_iter)
+        table.add("set12", image, 0.9, res, "fixed", None, sec, cfg, psnr(default_guide(op, y), x))
+
+
+def _cfg_for(a, sc: Scale, name: str) -> NLM:
+    """The NLM of a setting: ``--h`` when given, else :data:`H_SHARP` for ``-sharp`` runs, else :data:`H_FITTED`."""
+    h255 = a.h if a.h else (H_SHARP if name.endswith("-sharp") else H_FITTED[name])
+    return NLM(patch_size=sc.patch, window=sc.window, h=h255 / 255)
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fast", action="store_true", help="CI-size run (small crops, few iterations)")
     ap.add_argument("--out", default="results/pnp_ista", help="output folder (default results/pnp_ista)")
@@ -219,7 +373,11 @@ def main(argv=None):
     ap.add_argument("--h", type=float, default=None,
                     help="NLM h in grey levels (/255) for every setting; default: H_FITTED (chosen on Train400)")
     ap.add_argument("--fit-h", action="store_true", help="choose h per setting on Train400 images and print the scores")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None):
+    a = _parser().parse_args(argv)
     torch.set_num_threads(1)   # robust on a shared CPU (OpenMP barriers misbehave under load)
     if a.fit_h:
         import json
@@ -227,144 +385,28 @@ def main(argv=None):
         res = fit_h()
         print(json.dumps(res, indent=1))
         return res
-
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    docs = Path(a.docs_figures) if a.docs_figures else None
-    if docs:
-        docs.mkdir(parents=True, exist_ok=True)
-    if a.fast:
-        size, crop, max_iter, patch, window = 48, 24, a.max_iter or 60, 5, 11
-        images = [a.image, "camera"]
-        set12 = [] if a.no_set12 else ["01", "05"]
-    else:
-        size, crop, max_iter, patch, window = 256, 32, a.max_iter or 300, NLM_PAPER["patch_size"], NLM_PAPER["window"]
-        images = [a.image, "camera"]
-        set12 = [] if a.no_set12 else [f"{i:02d}" for i in range(1, 13)]
-
-    def cfg_for(name):
-        h255 = a.h if a.h else (H_SHARP if name.endswith("-sharp") else H_FITTED[name])
-        return NLM(patch_size=patch, window=window, h=h255 / 255)
-
-    settings = [
-        Setting("fig1-2", "inpainting", 0.8, 10, GAMMAS),
-        Setting("fig4", "inpainting", 0.7, 20, GAMMAS),
-        Setting("fig5", "deblurring", 0.0, 2, (0.5, 1.0, 2.0, 2.1)),
-    ]
-    # The same sweeps with the sharpest h of the grid (10/255): the paper's pattern (stable to 2, divergent at
-    # 2.1) is that of a sharp W, whose convergence is too slow to see — run both to show the trade-off.
-    sharp = [Setting(f"{s.name}-sharp", s.problem, s.missing, s.noise, s.gammas) for s in settings[:2]]
-    rows = []
-    t0 = time.perf_counter()
-
-    def add_row(setting, image, gamma, res, mode, analysis, seconds, cfg, guide_psnr=None):
-        rows.append({
-            "setting": setting, "image": image, "h255": round(cfg.h * 255, 1), "gamma": gamma, "W": mode,
-            "psnr_final": round(res.last.psnr, 2) if res.last.psnr is not None else None,
-            "psnr_best": round(max(p for p in res.curve("psnr") if p is not None), 2),
-            "guide_psnr": None if guide_psnr is None else round(guide_psnr, 2),
-            "iterations": res.iterations, "status": res.status,
-            "residual_final": f"{res.last.residual:.2e}",
-            "rho_P_crop": round(analysis["rho"][gamma], 4) if analysis and gamma in analysis["rho"] else None,
-            "gamma_max_crop": round(analysis["gamma_max"], 3) if analysis else None,
-            "inf_norm_crop": (round(analysis["inf_norm"][gamma], 4)
-                              if analysis and "inf_norm" in analysis and gamma in analysis["inf_norm"] else None),
-            "seconds": round(seconds, 1),
-        })
-        print(f"[{time.perf_counter() - t0:7.1f}s] {setting:10s} {image:6s} h={cfg.h * 255:g} γ={gamma:<4} "
-              f"W={mode:8s} PSNR {rows[-1]['psnr_final']} dB, {res.iterations} it, {res.status}, "
-              f"ρ(P_crop)={rows[-1]['rho_P_crop']}", flush=True)
-
-    main_runs = {}
-    for s in settings + sharp:
-        cfg = cfg_for(s.name)
-        for image in (images if s.name.startswith("fig1-2") else images[:1]):
-            x = _load(image, size)
-            analysis = _crop_analysis(s, x, cfg, crop)
-            op, y = _problem(s, x)
-            guide_psnr = psnr(default_guide(op, y), x)
-            runs = {}
-            for g in s.gammas:
-                res, y, sec = _run(s, x, cfg, g, max_iter)
-                runs[f"γ={g}"] = res
-                add_row(s.name, image, g, res, "fixed", analysis, sec, cfg, guide_psnr)
-            # the gap to the paper: the same iteration with W built from the clean image (an oracle guide)
-            g_show = 0.9 if s.problem == "inpainting" else 2.0
-            oracle, _, sec = _run(s, x, cfg, g_show, max_iter, guide=x)
-            add_row(s.name, image, g_show, oracle, "oracle", None, sec, cfg, guide_psnr)
-            if s.name in ("fig1-2", "fig4", "fig5") and cfg.h * 255 != H_SHARP:   # and the sharp oracle
-                sharp_cfg = NLM(patch_size=patch, window=window, h=H_SHARP / 255)
-                oracle_sharp, _, sec = _run(s, x, sharp_cfg, g_show, max_iter, guide=x)
-                add_row(s.name, image, g_show, oracle_sharp, "oracle", None, sec, sharp_cfg, guide_psnr)
-            _plot_curves(runs, f"{s.name}: {image}, {s.problem}, {int(s.missing * 100)}% missing, noise {s.noise}/255, "
-                         f"h·255 = {cfg.h * 255:g}" if s.problem == "inpainting" else
-                         f"{s.name}: {image}, 9×9 uniform blur, noise {s.noise}/255, h·255 = {cfg.h * 255:g}",
-                         out / f"{s.name}_{image}_curves.png")
-            shown = runs[f"γ={g_show}"]
-            _plot_images({"ground truth": x, "observed": y,
-                          f"PnP-ISTA γ={g_show} ({shown.last.psnr:.1f} dB)": shown.x,
-                          f"oracle W ({oracle.last.psnr:.1f} dB)": oracle.x},
-                         out / f"{s.name}_{image}_images.png")
-            main_runs[(s.name, image)] = runs
-
-    # Fig. 6: fixed vs iteration-adaptive W. The caption says "the same input image as Figure 1" (80 % missing,
-    # 10/255), but its fixed-W output, 25.5 dB, is the figure of Fig. 4(c) (70 % missing, 20/255): run both readings.
-    for base in ("fig1-2", "fig4"):
-        sb = next(s for s in settings if s.name == base)
-        s6 = Setting(f"fig6@{base}", "inpainting", sb.missing, sb.noise, (0.5, 0.9, 2.0), mode="adaptive")
-        cfg = cfg_for(base)
-        for image in images[:1]:
-            x = _load(image, size)
-            curves = {}
-            for g in s6.gammas:
-                fixed = main_runs[(base, image)][f"γ={g}"]
-                # W is rebuilt at every step (≈ 40× the cost of a fixed-W step): at most 100 iterations
-                res, y, sec = _run(s6, x, cfg, g, min(max_iter, 100), mode="adaptive")
-                add_row(s6.name, image, g, res, "adaptive", None, sec, cfg)
-                curves[f"F γ={g}"] = fixed
-                curves[f"A γ={g}"] = res
-            _plot_curves(curves, f"{s6.name}: {image}, fixed (F) vs adaptive (A) W, {int(sb.missing * 100)}% missing, "
-                         f"noise {sb.noise}/255", out / f"{s6.name.replace('@', '_')}_{image}_curves.png")
-
-    # Set12 table at Fig. 1's setting, γ = 0.9
-    s1 = settings[0]
-    cfg = cfg_for(s1.name)
-    for image in set12:
-        x = _load(image, size)
-        op, y = _problem(s1, x)
-        res, y, sec = _run(s1, x, cfg, 0.9, max_iter)
-        add_row("set12", image, 0.9, res, "fixed", None, sec, cfg, psnr(default_guide(op, y), x))
-
-    with open(out / "table.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    cols = ["setting", "image", "h255", "gamma", "W", "psnr_final", "psnr_best", "guide_psnr", "iterations", "status",
-            "residual_final", "rho_P_crop", "gamma_max_crop", "inf_norm_crop"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |")
-    set12_rows = [r for r in rows if r["setting"] == "set12"]
-    if set12_rows:
-        lines.append("")
-        lines.append(f"Set12 mean PSNR (80 % missing, 10/255, γ = 0.9, {max_iter} iterations max): "
-                     f"{np.mean([r['psnr_final'] for r in set12_rows]):.2f} dB (guide: "
-                     f"{np.mean([r['guide_psnr'] for r in set12_rows]):.2f} dB)")
-    header = (f"PnP-ISTA + NLM (patch {patch}, window {window}, h per setting "
+    sc, table = Scale.from_args(a), Table()
+    main_runs = _figure_runs(a, sc, table, out)
+    _fig6_runs(a, sc, table, out, main_runs)
+    _set12_runs(a, sc, table)
+    header = (f"PnP-ISTA + NLM (patch {sc.patch}, window {sc.window}, h per setting "
               + ", ".join(f"{k}: {a.h or v:g}/255" for k, v in H_FITTED.items()) + f"; -sharp rows {H_SHARP:g}/255"
-              + f"), {'fast' if a.fast else 'full'} run, images ≤ {size}², ρ(P) on {crop}×{crop} crops, "
-              f"max {max_iter} iterations, tol 1e-6; total {time.perf_counter() - t0:.0f} s\n\n")
-    (out / "table.md").write_text(header + "\n".join(lines) + "\n")
-    print(header + "\n".join(lines))
-    if docs:
+              + f"), {'fast' if a.fast else 'full'} run, images ≤ {sc.size}², ρ(P) on {sc.crop}×{sc.crop} crops, "
+              f"max {sc.max_iter} iterations, tol 1e-6; total {time.perf_counter() - table.t0:.0f} s\n\n")
+    print(table.write(out, header, sc.max_iter))
+    if a.docs_figures:
         import shutil
 
+        docs = Path(a.docs_figures)
+        docs.mkdir(parents=True, exist_ok=True)
         # the curves of every figure and the images of Fig. 1 (small PNGs for the docs)
         for p in (sorted(out.glob(f"*_{a.image}_curves.png")) + [out / f"fig1-2_{a.image}_images.png",
                                                                    out / f"fig1-2-sharp_{a.image}_images.png"]):
             if p.exists():
                 shutil.copy(p, docs / f"pnp_ista_{p.name}")
-    return rows
+    return table.rows
 
 
 if __name__ == "__main__":
