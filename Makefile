@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Idle OpenMP threads sleep instead of spinning: shared cores (many kernels) stay usable (see pnp_lessons/__init__.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install install-test chromium clean state-dirs
+.PHONY: demo test install install-test chromium axe clean state-dirs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ chromium:
 	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
 	else echo "warning: chromium missing and not installable here; browser tests will be skipped"; fi
 
+# axe-core (npm, pinned in package-lock.json) for the accessibility audit of the Voilà pages; skipped, with a
+# warning, where npm is missing (the audit is then skipped with the reason).
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "warning: npm missing; the accessibility audit will be skipped"; fi
+
+axe: node_modules/.package-lock.json
+
 state-dirs:
 	@mkdir -p $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 
@@ -58,7 +66,7 @@ demo: install state-dirs
 	@echo ""
 	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
 
-test: install-test chromium state-dirs
+test: install-test chromium axe state-dirs
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 

@@ -68,6 +68,23 @@ ICONS_JS = """() => {
 }"""
 
 
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN_JS = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.impact} ${v.id} (${v.help}) x${v.nodes.length}: ${v.nodes[0].html.slice(0, 160)}`);
+}"""
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (``make test`` installs axe-core with
+    npm from package-lock.json; skipped with the reason when it is absent)."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make test runs `npm ci`; it needs node and npm)")
+    page.add_script_tag(content=AXE.read_text())
+    return page.evaluate(AXE_RUN_JS)
+
+
 def has_math(path: Path) -> bool:
     """Whether a notebook's Markdown holds $…$ math."""
     nb = json.loads(path.read_text())
@@ -102,6 +119,25 @@ def test_page_renders_without_errors(voila_url, browser, page_path):
         if has_math(NOTEBOOKS / page_path):   # typeset by the MathJax bundled with Voilà, not left as $…$
             page.wait_for_selector("mjx-container", state="attached", timeout=30_000)
         screenshot(page, Path(page_path).stem)
+        # accessibility: no serious or critical axe-core finding (slider handles and boxes named by their label,
+        # images by their caption, links underlined: the page template's script, share/jupyter/voila/templates/pnp)
+        found = axe_violations(page)
+        assert not found, "axe-core finds serious/critical accessibility violations:\n" + "\n".join(found)
+    finally:
+        page.close()
+
+
+def test_the_accessibility_audit_sees_what_it_is_meant_to_see(browser):
+    """A negative control: axe-core on a page with an unlabelled slider handle, an image without alt text and a
+    link told apart by colour only reports exactly those (so a green audit above means something)."""
+    page = browser.new_page()
+    try:
+        page.set_content("<main><h1>t</h1><p style='color:#222'>see <a href='#x' style='color:#0d47a1;"
+                         "text-decoration:none'>this</a> page</p><img src='data:image/png;base64,iVBORw0KGgo='>"
+                         "<div role='slider' tabindex='0' aria-valuenow='1' aria-valuemin='0' aria-valuemax='2'>"
+                         "</div></main>")
+        ids = {v.split()[1] for v in axe_violations(page)}
+        assert {"image-alt", "aria-input-field-name", "link-in-text-block"} <= ids, ids
     finally:
         page.close()
 
