@@ -18,6 +18,7 @@ never a crash.
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -37,8 +38,9 @@ from .solvers.pnp_ista import default_guide
 from .operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
 
 __all__ = ["CHOICES", "TASKS", "Problem", "make_problem", "default_settings", "validate_settings", "parse_value",
-           "suggested_parameters", "plug_denoiser", "available_solvers", "available_denoisers", "relevant_params",
-           "ProblemCache", "make_solver", "start", "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS"]
+           "suggested_parameters", "plug_denoiser", "settings_to_query", "settings_from_query", "available_solvers",
+           "available_denoisers", "relevant_params", "ProblemCache", "make_solver", "start", "describe", "upload_note",
+           "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE"]
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 """Largest upload accepted by the playground (bytes)."""
@@ -128,6 +130,61 @@ def validate_settings(settings: dict) -> dict:
     if not isinstance(s["seed"], int) or s["seed"] < 0:
         raise SettingsError(f"seed must be a non-negative integer, got {s['seed']!r}")
     return s
+
+
+# --------------------------------------------------------------------------- settings in a link
+SHAREABLE = ("image", "size", "operator", "missing", "kernel", "kernel_size", "kernel_std", "factor", "noise",
+             "denoiser", "solver", "gamma", "sigma", "lam", "max_iter", "seed")
+"""The settings a link can carry (an upload cannot: it lives in one kernel)."""
+
+
+def settings_to_query(settings: dict) -> str:
+    """The query string of a page that opens with ``settings``: the values that differ from the defaults.
+
+    Examples
+    --------
+    >>> settings_to_query(validate_settings({"gamma": 1.5, "solver": "fista-tv"}))
+    'solver=fista-tv&gamma=1.50'
+    """
+    d = default_settings()
+    pairs = [(k, settings[k]) for k in SHAREABLE if k in settings and settings[k] != d[k]
+             and not (k == "image" and str(settings[k]).startswith("upload:"))]
+    return urllib.parse.urlencode([(k, PARAMS[k].format(v) if k in PARAMS else v) for k, v in pairs])
+
+
+def settings_from_query(query: str) -> tuple[dict, list[str]]:
+    """The settings a page's query string names (``'gamma=1.2&solver=gs-pnp'``), each checked as the playground
+    checks a typed value, and what was left out and why (the defaults stand for it).
+
+    Examples
+    --------
+    >>> settings_from_query("gamma=1.2&operator=deblur&colour=red&sigma=-3")[0]
+    {'gamma': 1.2, 'operator': 'deblur'}
+    """
+    kept, notes = {}, []
+    pairs = urllib.parse.parse_qsl(query or "", keep_blank_values=True)
+    pairs.sort(key=lambda kv: kv[0] == "solver")      # the solver last: it is checked against the denoiser
+    for key, value in pairs:
+        if key not in SHAREABLE:
+            notes.append(f"{key}: not a setting of the playground")
+            continue
+        if key == "image" and value.startswith("upload:"):
+            notes.append("image: an uploaded image stays in the page that received it; upload it again")
+            continue
+        v = int(value) if key in ("factor", "seed") and value.strip().lstrip("-").isdigit() else value
+        if key in PARAMS:
+            try:
+                v = parse_value(key, value)
+            except SettingsError as e:
+                notes.append(str(e))
+                continue
+        try:
+            validate_settings({**kept, key: v})
+        except SettingsError as e:
+            notes.append(f"{key}={value[:40]}: {e}")
+            continue
+        kept[key] = v
+    return kept, notes
 
 
 # --------------------------------------------------------------------------- what exists

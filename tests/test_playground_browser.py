@@ -76,3 +76,26 @@ def test_playground_streams_a_new_frame_after_a_keyboard_move(voila_url, browser
         assert not widget_errors, widget_errors
     finally:
         page.close()
+
+
+def test_the_playground_opens_with_the_settings_of_its_link(voila_url, browser):
+    """A teacher's link (``?solver=fista-tv&gamma=1.30…``) opens the page in that state, a value it cannot use is
+    named on the page, and *link to these settings* follows the sliders."""
+    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        page.goto(f"{voila_url}/voila/render/apps/playground.ipynb?solver=fista-tv&gamma=1.30&operator=deblur"
+                  "&sigma=999", timeout=120_000)
+        page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+        assert page.input_value(".pnp-box-gamma input") == "1.30"
+        assert page.evaluate("() => Array.from(document.querySelectorAll('.pnp-playground select'))"
+                             ".some(s => s.options[s.selectedIndex] && s.options[s.selectedIndex].text === 'FISTA-TV')")
+        assert "σ·255 (denoiser strength) must be between" in page.inner_text(".pnp-link-note")
+        href = page.get_attribute("a.pnp-share", "href")
+        assert href.startswith("?") and "solver=fista-tv" in href and "gamma=1.30" in href and "sigma" not in href
+        page.locator(".pnp-slider-gamma .noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => document.querySelector('a.pnp-share').getAttribute('href')"
+                               ".includes('gamma=1.35')", timeout=15_000)
+        assert_no_error_text(page.inner_text("body").replace("must be between", ""))
+    finally:
+        page.close()

@@ -95,3 +95,37 @@ def test_the_command_line_reads_the_registry(toy, tmp_path, capsys):
     assert "Toy gradient descent" in capsys.readouterr().out and out.stat().st_size > 100
     assert main(["restore", "--solver", "nope"]) == 2
     assert "solver must be one of" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- a state is a link
+def test_a_link_carries_the_settings_there_and_back():
+    s = P.validate_settings(dict(solver="pnp-hqs", operator="deblur", kernel="uniform", kernel_size=7, sigma=22.5,
+                                 lam=0.3, noise=5.0, seed=3))
+    q = P.settings_to_query(s)
+    back, notes = P.settings_from_query(q)
+    assert not notes and P.validate_settings(back) == s
+    assert P.settings_to_query(P.default_settings()) == ""
+
+
+def test_a_link_with_bad_values_keeps_the_good_ones_and_says_why():
+    kept, notes = P.settings_from_query("gamma=1.2&gamma2=3&sigma=nan&solver=admm&size=64&image=upload:abc")
+    assert kept == {"gamma": 1.2, "size": 64}
+    assert len(notes) == 4 and any("gamma2" in n for n in notes) and any("σ·255" in n for n in notes)
+    # the order in the link does not matter: the solver is checked against the denoiser it names
+    kept, notes = P.settings_from_query("solver=fista-tv&denoiser=tv&operator=sr&factor=3")
+    assert kept == {"solver": "fista-tv", "denoiser": "tv", "operator": "sr", "factor": 3} and not notes
+
+
+def test_the_playground_opens_from_a_link_and_offers_its_own():
+    from pnp_lessons.widgets import Playground
+
+    app = Playground(query="solver=fista-tv&gamma=1.3&size=40&sigma=999", autostart=False)
+    try:
+        s = app.controls.settings
+        assert s["solver"] == "fista-tv" and s["gamma"] == 1.3 and s["size"] == 40 and s["sigma"] == 15.0
+        assert "sigma" not in app.share.value and "solver=fista-tv" in app.share.value
+        assert "σ·255 (denoiser strength) must be between" in app.link_note.value
+        app.controls.set_values(gamma=0.7)
+        assert "gamma=0.70" in app.share.value and app.link_note.value == ""
+    finally:
+        app.close()

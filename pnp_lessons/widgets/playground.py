@@ -22,7 +22,7 @@ from ..metrics import psnr
 from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
-from ..problems import ProblemCache, describe, start
+from ..problems import ProblemCache, describe, settings_from_query, settings_to_query, start
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
@@ -64,18 +64,25 @@ class Playground(W.VBox):
         See :class:`~pnp_lessons.widgets.runner.LiveRunner`.
     image_px : int
         Displayed size of each image.
+    query : str, optional
+        A page's query string (``'solver=gs-pnp&sigma=18'``; Voilà puts it in ``$QUERY_STRING``): the app opens
+        with those settings (over ``defaults``); values it cannot use are named in the message line and left
+        at their defaults. The link *link to these settings* always carries the current state.
     """
 
     def __init__(self, defaults: dict | None = None, device=None, autostart: bool | str = "view",
-                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200):
+                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200, query: str | None = None):
         self.cache = ProblemCache(device)
-        self.controls = Controls(self.cache, defaults)
+        from_link, link_notes = settings_from_query(query) if query else ({}, [])
+        self.controls = Controls(self.cache, {**(defaults or {}), **from_link})
         self.panel = ImagePanel(image_px)
         self.curves = LiveCurves()
         self.busy = W.HTML()
         self.info = W.HTML()
         self.message = W.HTML()
         self.download = W.HTML()
+        self.share = W.HTML()
+        self.link_note = W.HTML()   # what a link asked for and could not get (stays until the settings change)
         self.device_line = W.HTML(f"<span class='pnp-device'>Device: "
                                   f"{html.escape(describe_device(self.cache.device))}</span>")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="warning",
@@ -99,12 +106,16 @@ class Playground(W.VBox):
 
         for b in (self.stop_button, self.pin_button, self.unpin_button):
             b.layout.margin = "0 6px 0 6px"
-        toolbar = W.HBox([self.busy, self.stop_button, self.pin_button, self.unpin_button, self.download],
+        toolbar = W.HBox([self.busy, self.stop_button, self.pin_button, self.unpin_button, self.download, self.share],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
-        right = W.VBox([toolbar, self.message, self.panel, self.curves, self.info, self.device_line],
+        right = W.VBox([toolbar, self.link_note, self.message, self.panel, self.curves, self.info, self.device_line],
                        layout=W.Layout(flex="1 1 0%", min_width="0"))
         super().__init__([W.HTML(STYLE), W.HBox([self.controls, right], layout=W.Layout(flex_flow="row nowrap"))])
         self.add_class("pnp-playground")
+        self._update_share(self.controls.settings)
+        if link_notes:
+            self.link_note.value = ("<div class='pnp-message pnp-warn pnp-link-note' role='alert'>The link's settings "
+                                    "were applied except: " + html.escape("; ".join(link_notes)) + "</div>")
         self._started = False
         if autostart == "view":
             self._view_count = 0  # ask the front end to report its views
@@ -120,7 +131,16 @@ class Playground(W.VBox):
             self.runner.submit(self.controls.settings)
 
     # ---------------------------------------------------------------- actions
+    def _update_share(self, settings: dict):
+        """The link that opens this page with ``settings`` (relative: it keeps the page's own address)."""
+        q = settings_to_query(settings)
+        self.share.value = (f"<a class='pnp-share' href='?{html.escape(q, quote=True)}' target='_blank' "
+                            f"title='open or copy this link: the page with the current settings'>"
+                            f"link to these settings</a>")
+
     def _on_settings(self, settings: dict):
+        self._update_share(settings)
+        self.link_note.value = ""
         self._started = True
         self.runner.submit(settings)
 
