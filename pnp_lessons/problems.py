@@ -38,9 +38,9 @@ from .solvers.pnp_ista import default_guide
 from .operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
 
 __all__ = ["CHOICES", "TASKS", "Problem", "make_problem", "default_settings", "validate_settings", "parse_value",
-           "suggested_parameters", "plug_denoiser", "settings_to_query", "settings_from_query", "available_solvers",
-           "available_denoisers", "relevant_params", "ProblemCache", "make_solver", "start", "describe", "upload_note",
-           "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE"]
+           "suggested_parameters", "plug_denoiser", "guarantee", "settings_to_query", "settings_from_query",
+           "available_solvers", "available_denoisers", "relevant_params", "ProblemCache", "make_solver", "start",
+           "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE"]
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 """Largest upload accepted by the playground (bytes)."""
@@ -571,6 +571,18 @@ def plug_denoiser(s: dict, problem: Problem, cache: ProblemCache):
         return _D(x, _sigma)
 
     return plugged
+
+
+def guarantee(s: dict, problem: Problem | None = None) -> tuple[str, str]:
+    """``(state, text)``: what the theory promises for the chosen solver at these settings (its registry entry's
+    ``guarantee``, :mod:`pnp_lessons.solvers.guarantees`).
+
+    Examples
+    --------
+    >>> guarantee(validate_settings({"gamma": 0.9}))[0], guarantee(validate_settings({"gamma": 1.5}))[0]
+    ('holds', 'outside')
+    """
+    return registry.get(s["solver"]).guarantee(s, problem)
 
 
 def make_solver(s: dict, problem: Problem, cache: ProblemCache) -> Iterator:

@@ -42,6 +42,9 @@ def test_playground_streams_a_new_frame_after_a_keyboard_move(voila_url, browser
         before = _src(page)
         caption_before = page.inner_text(".pnp-caption-iterate")
         assert "γ = 0.90" in caption_before
+        # the theory on the control: inpainting, W fixed, γ < 1 is Theorem 5's range
+        assert page.inner_text(".pnp-badge") == "guarantee holds"
+        assert "Theorem 5" in page.get_attribute(".pnp-badge", "aria-label")
 
         handle = page.locator(".pnp-slider-gamma .noUi-handle")
         handle.focus()
@@ -90,6 +93,7 @@ def test_the_playground_opens_with_the_settings_of_its_link(voila_url, browser):
         assert page.evaluate("() => Array.from(document.querySelectorAll('.pnp-playground select'))"
                              ".some(s => s.options[s.selectedIndex] && s.options[s.selectedIndex].text === 'FISTA-TV')")
         assert "σ·255 (denoiser strength) must be between" in page.inner_text(".pnp-link-note")
+        assert page.inner_text(".pnp-badge") == "outside the proven range"     # FISTA's rate needs γ ≤ 1
         href = page.get_attribute("a.pnp-share", "href")
         assert href.startswith("?") and "solver=fista-tv" in href and "gamma=1.30" in href and "sigma" not in href
         page.locator(".pnp-slider-gamma .noUi-handle").focus()

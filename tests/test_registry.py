@@ -129,3 +129,47 @@ def test_the_playground_opens_from_a_link_and_offers_its_own():
         assert "gamma=0.70" in app.share.value and app.link_note.value == ""
     finally:
         app.close()
+
+
+# --------------------------------------------------------------------------- the theory on the slider
+@pytest.mark.parametrize("settings, state, words", [
+    (dict(solver="pnp-ista", operator="inpaint", denoiser="nlm", gamma=0.9), "holds", "Theorem 5"),
+    (dict(solver="pnp-ista", operator="inpaint", denoiser="nlm", gamma=1.5), "outside", "0 < γ < 1"),
+    (dict(solver="pnp-ista", operator="deblur", denoiser="nlm", gamma=0.5), "outside", "Theorem 4"),
+    (dict(solver="pnp-ista", operator="denoise", denoiser="nlm", gamma=1.5), "holds", "|1 − γ| = 0.50"),
+    (dict(solver="pnp-ista", operator="inpaint", denoiser="tv", gamma=1.5), "holds", "forward–backward"),
+    (dict(solver="pnp-ista", operator="inpaint", denoiser="tv", gamma=2.2), "outside", "2/‖AᵀA‖"),
+    (dict(solver="pnp-hqs", denoiser="nlm"), "none", "no guarantee"),
+    (dict(solver="fista-tv", gamma=0.9), "holds", "O(1/k²)"),
+    (dict(solver="fista-tv", gamma=1.5), "outside", "1/L"),
+])
+def test_the_badge_states_what_the_theorem_says(settings, state, words):
+    s = P.validate_settings(dict(SMALL, **settings))
+    problem = P.ProblemCache("cpu").problem(s)
+    got, text = P.guarantee(s, problem)
+    assert got == state and words in text, (got, text)
+
+
+def test_theorem_5_is_not_claimed_when_a_window_sees_no_observed_pixel():
+    s = P.validate_settings(dict(SMALL, solver="pnp-ista", operator="inpaint", denoiser="nlm", gamma=0.5,
+                                 missing=95.0, seed=1))
+    problem = P.ProblemCache("cpu").problem(s)
+    from pnp_lessons.solvers.guarantees import every_window_sees_an_observed_pixel
+
+    assert not every_window_sees_an_observed_pixel(problem.op.mask_for(problem.y), 11)   # 95 % missing, 32²
+    state, text = P.guarantee(s, problem)
+    assert state == "outside" and "Proposition 3" in text
+
+
+def test_the_playground_shows_the_badge_of_the_running_settings():
+    from pnp_lessons.widgets import Playground
+
+    app = Playground(defaults=dict(SMALL, max_iter=2), autostart=True, debounce=0.01)
+    try:
+        assert app.wait(60)
+        assert "guarantee holds" in app.badge.value and "Theorem 5" in app.badge.value
+        app.controls.set_values(gamma=1.5)
+        assert app.wait(60)
+        assert "outside the proven range" in app.badge.value
+    finally:
+        app.close()

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from . import guarantees
+
 __all__ = ["SolverSpec", "register", "unregister", "get", "solvers", "SOLVERS"]
 
 
@@ -44,6 +46,9 @@ class SolverSpec:
         ``describe(settings) -> str``: the method and its parameters in one phrase.
     available : callable
         ``available() -> str``: ``''`` when it can run here, else the reason (e.g. weights not shipped).
+    guarantee : callable
+        ``guarantee(settings, problem=None) -> (state, text)``: what the theory promises for these settings
+        (:mod:`pnp_lessons.solvers.guarantees`; state ``'holds'``, ``'outside'`` or ``'none'``).
     reference : str
         Where the method comes from (paper, equation).
     """
@@ -57,6 +62,7 @@ class SolverSpec:
     describe: Callable[[dict], str] | None = None
     available: Callable[[], str] = field(default=lambda: "")
     reference: str = ""
+    guarantee: Callable[..., tuple] = field(default=lambda s, problem=None: ("none", "no guarantee stated"))
 
     def __post_init__(self):
         if self.denoiser not in ("any", "gs", None):
@@ -158,20 +164,21 @@ register(SolverSpec(
     "pnp-ista", "PnP-ISTA", ("gamma", "sigma"), "any", _pnp_ista,
     suggest=lambda s: {"gamma": 0.9, "sigma": 15.0},       # γ < 1: Theorem 5's range for inpainting
     describe=lambda s: f"PnP-ISTA + {_denoiser_name(s)}, γ = {s['gamma']:.2f}, σ·255 = {s['sigma']:.1f}",
-    reference="Gavaskar & Chaudhury 2020, eq. (3) with the prox replaced by D"))
+    reference="Gavaskar & Chaudhury 2020, eq. (3) with the prox replaced by D", guarantee=guarantees.pnp_ista))
 register(SolverSpec(
     "pnp-hqs", "PnP-HQS", ("sigma", "lam"), "any", _pnp_hqs,
     suggest=lambda s: _gs_suggest(s) if str(s.get("denoiser", "")).startswith("gs:") else {"sigma": 15.0,
                                                                                            "lam": 0.1},
     describe=lambda s: f"PnP-HQS + {_denoiser_name(s)}, σ·255 = {s['sigma']:.1f}, λ = {s['lam']:.3g} (τ = 1/λ)",
     reference="z = D(x), x ← prox_{τf}(z) (Zhang et al. 2017); with the GS denoiser and τ = 1/λ it is GS-PnP "
-              "without backtracking (pnp_lessons.solvers.gs_pnp explains why)"))
+              "without backtracking (pnp_lessons.solvers.gs_pnp explains why)", guarantee=guarantees.pnp_hqs))
 register(SolverSpec(
     "gs-pnp", "GS-PnP", ("sigma", "lam"), "gs", _gs_pnp, suggest=_gs_suggest,
     describe=lambda s: f"GS-PnP, σ·255 = {s['sigma']:.1f}, λ = {s['lam']:.3g}",
-    reference="Hurault, Leclaire & Papadakis 2022: x ← prox_{τf}(x − τλ∇g_σ(x)) with Armijo backtracking"))
+    reference="Hurault, Leclaire & Papadakis 2022: x ← prox_{τf}(x − τλ∇g_σ(x)) with Armijo backtracking",
+    guarantee=guarantees.gs_pnp))
 register(SolverSpec(
     "fista-tv", "FISTA-TV", ("gamma", "lam"), None, _fista_tv,
     suggest=lambda s: {"gamma": 0.9, "lam": 0.02},
     describe=lambda s: f"FISTA-TV, λ = {s['lam']:.3g}, γ = {s['gamma']:.2f}",
-    reference="Beck & Teboulle 2009, FISTA on ½‖Ax − y‖² + λ TV(x), step γ/‖AᵀA‖"))
+    reference="Beck & Teboulle 2009, FISTA on ½‖Ax − y‖² + λ TV(x), step γ/‖AᵀA‖", guarantee=guarantees.fista_tv))

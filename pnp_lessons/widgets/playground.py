@@ -22,7 +22,8 @@ from ..metrics import psnr
 from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
-from ..problems import ProblemCache, describe, settings_from_query, settings_to_query, start
+from ..problems import ProblemCache, describe, guarantee, settings_from_query, settings_to_query, start
+from ..solvers.guarantees import STATES
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
@@ -44,6 +45,18 @@ def reported(rec):
     if z is not None and "psnr_z" in rec.info:
         return z, rec.info["psnr_z"], f"zₖ = xₖ − τλ∇g_σ(xₖ), the image GS-PnP reports (xₖ: {_psnr_text(rec.psnr)})"
     return rec.x, rec.psnr, "xₖ"
+
+
+BADGE_STYLE = {"holds": "color:#1b5e20;border-color:#2e7d32", "outside": "color:#8a4b00;border-color:#b45f06",
+               "none": "color:#444;border-color:#888"}
+
+
+def badge_html(state: str, text: str) -> str:
+    """The theory badge: its words (guarantee holds / outside the proven range / no guarantee) and, on hover and
+    for screen readers, the theorem or the reason."""
+    return (f"<span class='pnp-badge pnp-badge-{state}' role='note' title='{html.escape(text, quote=True)}' "
+            f"aria-label='{html.escape(STATES[state] + ': ' + text, quote=True)}' style='border:1px solid;"
+            f"border-radius:9px;padding:0 7px;font-size:12px;{BADGE_STYLE[state]}'>{STATES[state]}</span>")
 
 
 class Playground(W.VBox):
@@ -78,6 +91,7 @@ class Playground(W.VBox):
         self.panel = ImagePanel(image_px)
         self.curves = LiveCurves()
         self.busy = W.HTML()
+        self.badge = W.HTML()       # what the theory promises for the running settings
         self.info = W.HTML()
         self.message = W.HTML()
         self.download = W.HTML()
@@ -106,7 +120,8 @@ class Playground(W.VBox):
 
         for b in (self.stop_button, self.pin_button, self.unpin_button):
             b.layout.margin = "0 6px 0 6px"
-        toolbar = W.HBox([self.busy, self.stop_button, self.pin_button, self.unpin_button, self.download, self.share],
+        toolbar = W.HBox([self.busy, self.badge, self.stop_button, self.pin_button, self.unpin_button, self.download,
+                          self.share],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
         right = W.VBox([toolbar, self.link_note, self.message, self.panel, self.curves, self.info, self.device_line],
                        layout=W.Layout(flex="1 1 0%", min_width="0"))
@@ -203,6 +218,7 @@ class Playground(W.VBox):
 
     def _start(self, settings: dict):
         problem, iterator = start(settings, self.cache)
+        self.badge.value = badge_html(*guarantee(settings, problem))
         if problem.key != self._shown_key:
             p = psnr(problem.y_display, problem.x_true)
             s = settings

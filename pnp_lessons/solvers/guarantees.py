@@ -1,0 +1,89 @@
+"""What the theory promises for a solver's current settings, in one line: the badge beside the playground's status.
+
+Each function takes the playground's validated settings (σ as σ·255) and, when known, the problem (for the check
+that needs the mask), and returns ``(state, text)``: ``state`` is ``'holds'`` (a theorem applies to these
+settings), ``'outside'`` (a theorem exists but these settings are outside its range) or ``'none'`` (no theorem
+covers this combination); ``text`` names the result and its source.
+
+Examples
+--------
+>>> pnp_ista({"operator": "inpaint", "denoiser": "nlm", "gamma": 0.9})[0]
+'holds'
+>>> pnp_ista({"operator": "inpaint", "denoiser": "nlm", "gamma": 1.5})[0]
+'outside'
+>>> gs_pnp({})[0], pnp_hqs({"denoiser": "nlm"})[0]
+('holds', 'none')
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["pnp_ista", "pnp_hqs", "gs_pnp", "fista_tv", "STATES", "every_window_sees_an_observed_pixel"]
+
+STATES = {"holds": "guarantee holds", "outside": "outside the proven range", "none": "no guarantee"}
+"""The badge's words for each state."""
+
+
+def every_window_sees_an_observed_pixel(mask: torch.Tensor, window: int) -> bool:
+    """Proposition 3's condition (Gavaskar & Chaudhury 2020): every ``window × window`` search window (clipped at
+    the border) holds at least one observed pixel of ``mask`` (1 = observed)."""
+    m = (mask > 0).float().reshape(-1, 1, *mask.shape[-2:])
+    return bool((F.max_pool2d(m, window, stride=1, padding=window // 2) > 0).all())
+
+
+def _norm(problem) -> float:
+    return float(problem.op.norm()) if problem is not None else 1.0
+
+
+def pnp_ista(s: dict, problem=None, window: int = 11) -> tuple[str, str]:
+    """PnP-ISTA, x ← D(x − γAᵀ(Ax − y)), with the playground's denoisers (NLM with W fixed from x₀, TV prox, GS)."""
+    gamma, d, op = s["gamma"], s.get("denoiser", ""), s.get("operator")
+    if d == "tv":   # D = prox of σ·TV, so the step is forward-backward splitting on f + (σ/γ)·TV
+        L = _norm(problem)
+        if gamma < 2 / L:
+            return "holds", (f"PnP-ISTA with the TV prox is forward–backward splitting on ½‖Ax − y‖² + (σ/γ)·TV: "
+                             f"it converges to a minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (Combettes & Wajs 2005)")
+        return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: forward–backward splitting needs γ below it"
+    if d != "nlm":
+        return "none", ("no guarantee: a learned denoiser plugged into PnP-ISTA (GS-PnP, with the same network's "
+                        "potential, is the provably convergent scheme)")
+    if op == "denoise":   # P = (1 − γ)W, and W's spectrum is real with ρ(W) = 1
+        if 0 < gamma < 2:
+            return "holds", (f"denoising: P = (1 − γ)W, ρ(P) = |1 − γ| = {abs(1 - gamma):.2f} < 1, so the iterates "
+                             "converge (Gavaskar & Chaudhury 2020, Theorem 1)")
+        return "outside", f"denoising: ρ(P) = |1 − γ| = {abs(1 - gamma):.2f} ≥ 1 (Theorem 1 needs ρ(P) < 1)"
+    if op == "inpaint":
+        if problem is not None and not every_window_sees_an_observed_pixel(problem.op.mask_for(problem.y), window):
+            return "outside", (f"some {window}×{window} window holds no observed pixel: Proposition 3, and with it "
+                               "Theorem 5, does not apply (Gavaskar & Chaudhury 2020)")
+        if 0 < gamma < 1:
+            return "holds", ("inpainting with W fixed and 0 < γ < 1: PnP-ISTA converges from any start "
+                             "(Gavaskar & Chaudhury 2020, Theorem 5)")
+        return "outside", (f"γ = {gamma:g} ≥ 1: Theorem 5 (inpainting) needs 0 < γ < 1; ρ(P) < 1 would still "
+                           "suffice (Theorem 1), and lesson 05 measures it")
+    return "outside", ("W fixed: Theorem 4 (Gavaskar & Chaudhury 2020) promises convergence for γ below some bound "
+                       "when Assumption 2 holds, but gives no value; ρ(P) < 1 decides (Theorem 1)")
+
+
+def pnp_hqs(s: dict, problem=None) -> tuple[str, str]:
+    """PnP-HQS, z = D(x), x ← prox_{τf}(z) with τ = 1/λ."""
+    if str(s.get("denoiser", "")).startswith("gs:"):
+        return "none", ("no guarantee: with the GS denoiser and τ = 1/λ this is GS-PnP without backtracking, whose "
+                        "Theorem 1 (Hurault et al. 2022) needs τ < 1/(λL) with L unknown; choose GS-PnP")
+    return "none", "no guarantee stated for PnP-HQS with this denoiser"
+
+
+def gs_pnp(s: dict, problem=None) -> tuple[str, str]:
+    """GS-PnP with Armijo backtracking (the playground always backtracks)."""
+    return "holds", ("backtracking accepts only steps with sufficient decrease: F(xₖ) decreases, ‖xₖ₊₁ − xₖ‖ → 0 and "
+                     "accumulation points are critical points of F (Hurault et al. 2022, the argument of Theorem 1)")
+
+
+def fista_tv(s: dict, problem=None) -> tuple[str, str]:
+    """FISTA on ½‖Ax − y‖² + λ·TV with the step τ = γ/‖AᵀA‖."""
+    if s["gamma"] <= 1:
+        return "holds", ("convex problem, step γ/‖AᵀA‖ ≤ 1/L: F(xₖ) − F* = O(1/k²) "
+                         "(Beck & Teboulle 2009, Theorem 4.4)")
+    return "outside", f"γ = {s['gamma']:g} > 1: FISTA's rate needs the step τ = γ/‖AᵀA‖ ≤ 1/L"
