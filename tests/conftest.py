@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 # CI-fast settings for notebooks and heavy tests come from this variable, never from editing notebooks.
 os.environ.setdefault("PNP_LESSONS_FAST", "1")
+# follow-the-teacher rooms of the tests (pnp_lessons.follow) in a folder of their own, never the machine's shared one
+os.environ.setdefault("PNP_LESSONS_FOLLOW_DIR", tempfile.mkdtemp(prefix="pnp-follow-test-"))
 
 
 def pytest_collection_modifyitems(config, items):

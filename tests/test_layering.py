@@ -26,7 +26,7 @@ FLOORS = [
     ("prox", ["prox"]),
     ("denoisers", ["denoisers", "denoisers.*"]),
     ("algorithms", ["solvers", "solvers.*", "analysis", "train", "train.*"]),
-    ("content", ["problems", "exercises", "lessons", "lessons.*", "experiments", "experiments.*"]),
+    ("content", ["problems", "follow", "exercises", "lessons", "lessons.*", "experiments", "experiments.*"]),
     ("widgets", ["widgets", "widgets.*", "lessons.*.widgets"]),
     ("entry", ["cli"]),
 ]

@@ -103,3 +103,29 @@ def test_the_playground_opens_with_the_settings_of_its_link(voila_url, browser):
         assert_no_error_text(page.inner_text("body").replace("must be between", ""))
     finally:
         page.close()
+
+
+def test_students_follow_the_teacher_live(voila_url, browser):
+    """Two real pages on one server: the teacher moves γ on the presenter page, the student's read-only page
+    shows the new value and recomputes."""
+    teacher = browser.new_page(viewport={"width": 1200, "height": 800})
+    student = browser.new_page(viewport={"width": 1200, "height": 800})
+    try:
+        teacher.goto(f"{voila_url}/voila/render/apps/present.ipynb?room=t1", timeout=120_000)
+        teacher.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+        student.goto(f"{voila_url}/voila/render/apps/follow.ipynb?room=t1", timeout=120_000)
+        student.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+        assert "Presenting to room t1" in teacher.inner_text(".pnp-room")
+        assert student.is_disabled(".pnp-box-gamma input")
+        assert student.input_value(".pnp-box-gamma input") == "0.90"
+        teacher.locator(".pnp-slider-gamma .noUi-handle").focus()
+        teacher.keyboard.press("ArrowRight")
+        student.wait_for_function("() => document.querySelector('.pnp-box-gamma input').value === '0.95'",
+                                  timeout=20_000)
+        student.wait_for_function("() => document.querySelector('.pnp-caption-iterate').textContent"
+                                  ".includes('γ = 0.95')", timeout=60_000)
+        assert "Following room t1" in student.inner_text(".pnp-room")
+        assert_no_error_text(student.inner_text("body"))
+    finally:
+        student.close()
+        teacher.close()

@@ -165,6 +165,7 @@ class Controls(W.VBox):
         d = self.defaults
         self._callbacks: list[Callable[[dict], None]] = []
         self._hold = 0
+        self.read_only = False
         self.seed = d["seed"]
 
         # image
@@ -324,6 +325,20 @@ class Controls(W.VBox):
         for k in ("gamma", "sigma", "lam"):
             self.params[k].set_enabled(k in used, f"not used by {solver.label}")
         self.denoiser.disabled = solver.denoiser is None
+        if self.read_only:
+            self._disable_all()
+
+    def set_read_only(self, read_only: bool = True):
+        """A follower's controls: they show the presenter's settings and take no input."""
+        self.read_only = bool(read_only)
+        self._update_visibility()
+
+    def _disable_all(self):
+        for w in (self.image, self.upload, self.operator, self.kernel, self.factor, self.solver, self.denoiser,
+                  self.reset_button):
+            w.disabled = True
+        for p in self.params.values():
+            p.slider.disabled = p.box.disabled = True
 
     # ---------------------------------------------------------------- upload
     def _uploaded(self, change):

@@ -22,7 +22,8 @@ from ..metrics import psnr
 from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
-from ..problems import ProblemCache, describe, guarantee, settings_from_query, settings_to_query, start
+from ..problems import (SHAREABLE, ProblemCache, default_settings, describe, guarantee, settings_from_query,
+                        settings_to_query, start)
 from ..solvers.guarantees import STATES
 from .runner import Frame, LiveRunner
 
@@ -77,6 +78,9 @@ class Playground(W.VBox):
         See :class:`~pnp_lessons.widgets.runner.LiveRunner`.
     image_px : int
         Displayed size of each image.
+    present, follow : str, optional
+        Follow the teacher (:mod:`pnp_lessons.follow`): ``present='room'`` publishes every change of the settings
+        to that room; ``follow='room'`` makes the controls read-only and mirrors the room's settings live.
     query : str, optional
         A page's query string (``'solver=gs-pnp&sigma=18'``; Voilà puts it in ``$QUERY_STRING``): the app opens
         with those settings (over ``defaults``); values it cannot use are named in the message line and left
@@ -84,7 +88,9 @@ class Playground(W.VBox):
     """
 
     def __init__(self, defaults: dict | None = None, device=None, autostart: bool | str = "view",
-                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200, query: str | None = None):
+                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200, query: str | None = None,
+                 present: str | None = None, follow: str | None = None):
+        self.follow = follow
         self.cache = ProblemCache(device)
         from_link, link_notes = settings_from_query(query) if query else ({}, [])
         self.controls = Controls(self.cache, {**(defaults or {}), **from_link})
@@ -97,6 +103,7 @@ class Playground(W.VBox):
         self.download = W.HTML()
         self.share = W.HTML()
         self.link_note = W.HTML()   # what a link asked for and could not get (stays until the settings change)
+        self.room_line = W.HTML()   # presenting to / following a room
         self.device_line = W.HTML(f"<span class='pnp-device'>Device: "
                                   f"{html.escape(describe_device(self.cache.device))}</span>")
         self.stop_button = W.Button(description="Stop", icon="stop", button_style="warning",
@@ -123,7 +130,8 @@ class Playground(W.VBox):
         toolbar = W.HBox([self.busy, self.badge, self.stop_button, self.pin_button, self.unpin_button, self.download,
                           self.share],
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
-        right = W.VBox([toolbar, self.link_note, self.message, self.panel, self.curves, self.info, self.device_line],
+        right = W.VBox([toolbar, self.room_line, self.link_note, self.message, self.panel, self.curves, self.info,
+                        self.device_line],
                        layout=W.Layout(flex="1 1 0%", min_width="0"))
         super().__init__([W.HTML(STYLE), W.HBox([self.controls, right], layout=W.Layout(flex_flow="row nowrap"))])
         self.add_class("pnp-playground")
@@ -132,6 +140,23 @@ class Playground(W.VBox):
             self.link_note.value = ("<div class='pnp-message pnp-warn pnp-link-note' role='alert'>The link's settings "
                                     "were applied except: " + html.escape("; ".join(link_notes)) + "</div>")
         self._started = False
+        self.present, self.follower = present, None
+        if present:
+            from ..follow import check_room, publish
+
+            check_room(present)
+            publish(present, self.controls.settings)
+            room = html.escape(present)
+            self.room_line.value = (f"<div class='pnp-room' role='status'>Presenting to room <b>{room}</b>: students "
+                                    f"open <code>apps/follow.ipynb?room={room}</code> and see these settings live."
+                                    "</div>")
+        elif follow:
+            from ..follow import Follower
+
+            self.controls.set_read_only(True)
+            self.room_line.value = (f"<div class='pnp-room' role='status'>Following room <b>{html.escape(follow)}</b> "
+                                    f"(read-only): waiting for the presenter…</div>")
+            self.follower = Follower(follow, self._followed)
         if autostart == "view":
             self._view_count = 0  # ask the front end to report its views
             self.observe(self._first_view, "_view_count")
@@ -149,13 +174,28 @@ class Playground(W.VBox):
     def _update_share(self, settings: dict):
         """The link that opens this page with ``settings`` (relative: it keeps the page's own address)."""
         q = settings_to_query(settings)
-        self.share.value = (f"<a class='pnp-share' href='?{html.escape(q, quote=True)}' target='_blank' "
+        page = "playground.ipynb" if self.follow else ""     # a follower's link opens the free playground
+        self.share.value = (f"<a class='pnp-share' href='{page}?{html.escape(q, quote=True)}' target='_blank' "
                             f"title='open or copy this link: the page with the current settings'>"
                             f"link to these settings</a>")
+
+    def _followed(self, settings: dict, notes: list):
+        """A new state of the followed room (called from the follower's thread): the presenter's settings, the
+        defaults for what the link leaves out (it carries only what differs from them)."""
+        d = default_settings()
+        self.controls.set_values(**{**{k: d[k] for k in SHAREABLE}, **settings})
+        left_out = f" (not applied: {'; '.join(notes)})" if notes else ""
+        room = html.escape(self.follower.room)
+        self.room_line.value = (f"<div class='pnp-room' role='status'>Following room <b>{room}</b> (read-only): "
+                                f"version {self.follower.version}{html.escape(left_out)}.</div>")
 
     def _on_settings(self, settings: dict):
         self._update_share(settings)
         self.link_note.value = ""
+        if self.present:
+            from ..follow import publish
+
+            publish(self.present, settings)
         self._started = True
         self.runner.submit(settings)
 
@@ -192,7 +232,9 @@ class Playground(W.VBox):
         return self.runner.wait(timeout)
 
     def close(self):
-        """Stop the worker and close every widget of the app."""
+        """Stop the worker (and the follower's thread) and close every widget of the app."""
+        if self.follower is not None:
+            self.follower.close()
         self.runner.close()
         stack = [self, *self.panel.slots().values()]
         seen = set()
