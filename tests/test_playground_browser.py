@@ -100,6 +100,9 @@ def test_the_playground_opens_with_the_settings_of_its_link(voila_url, browser):
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => document.querySelector('a.pnp-share').getAttribute('href')"
                                ".includes('gamma=1.35')", timeout=15_000)
+        page.click("button.pnp-copy")                           # the absolute address goes to the clipboard
+        copied = page.get_attribute("button.pnp-copy", "data-copied")
+        assert copied.startswith(voila_url + "/voila/render/apps/playground.ipynb?") and "gamma=1.35" in copied
         assert_no_error_text(page.inner_text("body").replace("must be between", ""))
     finally:
         page.close()

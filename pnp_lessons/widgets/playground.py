@@ -175,9 +175,11 @@ class Playground(W.VBox):
         """The link that opens this page with ``settings`` (relative: it keeps the page's own address)."""
         q = settings_to_query(settings)
         page = "playground.ipynb" if self.follow else ""     # a follower's link opens the free playground
-        self.share.value = (f"<a class='pnp-share' href='{page}?{html.escape(q, quote=True)}' target='_blank' "
+        href = html.escape(f"{page}?{q}", quote=True)
+        self.share.value = (f"<a class='pnp-share' href='{href}' target='_blank' "
                             f"title='open or copy this link: the page with the current settings'>"
-                            f"link to these settings</a>")
+                            f"link to these settings</a> <button type='button' class='pnp-copy' data-href='{href}' "
+                            f"title='copy the link to the clipboard (Voilà pages)'>copy link</button>")
 
     def _followed(self, settings: dict, notes: list):
         """A new state of the followed room (called from the follower's thread): the presenter's settings, the
