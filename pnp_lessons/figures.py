@@ -67,8 +67,9 @@ def _fmt(v: float, log: bool) -> str:
 
 
 def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = False, w: int = 228,
-              h: int = 150) -> str:
-    """An SVG line chart. ``series`` = [(values, colour, dashed)], values indexed by iteration.
+              h: int = 150, marks: list[int] | None = None, mark_label: str = "rejected trial steps") -> str:
+    """An SVG line chart. ``series`` = [(values, colour, dashed)], values indexed by iteration; ``marks``: the
+    iterations to flag with a small triangle on the axis (GS-PnP: those where backtracking rejected a trial step).
 
     Examples
     --------
@@ -113,5 +114,11 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
         coords = " ".join(f"{X(i):.1f},{Y(v):.1f}" for i, v in pts)
         dash = " stroke-dasharray='4 3'" if dashed else ""
         out.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.6'{dash} points='{coords}'/>")
+    flagged = [i for i in (marks or []) if 1 <= i <= xmax]
+    for i in flagged:
+        x, y = X(i), mt + ph
+        out.append(f"<path d='M{x - 3:.1f},{y:.1f} L{x + 3:.1f},{y:.1f} L{x:.1f},{y - 6:.1f} Z' fill='#d62728'/>")
+    if flagged:
+        out.append(f"<text x='{ml + pw}' y='12' text-anchor='end' fill='#d62728'>▲ {html.escape(mark_label)}</text>")
     out.append("</svg>")
     return "".join(out)

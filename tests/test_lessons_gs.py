@@ -94,6 +94,7 @@ def test_pnp_ista_explorer_runs_and_reports_divergence(tiny):
     try:
         assert w.wait(120)
         assert "max iter" in w.outcome.value or "converged" in w.outcome.value
+        assert "guarantee holds" in w.badge.value and "Theorem 5" in w.badge.value     # NLM, W fixed, γ = 0.9
         assert "PSNR" in w.iterate_view.caption_text
         assert "residual" in w.curves.value
         assert w.gamma.type_value("abc") is False and "not applied" in w.gamma.message
@@ -103,6 +104,9 @@ def test_pnp_ista_explorer_runs_and_reports_divergence(tiny):
         assert w.wait(120)
         # at γ = 3 the fixed-W iteration blows up; with few iterations it is at least reported as growing
         assert "diverged" in w.outcome.value or "growing" in w.curves.value
+        assert "outside the proven range" in w.badge.value
+        w.denoiser.value = "nlm-adaptive"
+        assert w.wait(120) and "no guarantee" in w.badge.value
     finally:
         w.close()
     assert not w.busy
@@ -116,6 +120,14 @@ def test_guarantee_table_flags_large_step_as_diverged(tiny):
     assert rows[1]["status"] == "diverged" and "diverged" in rows[1]["message"]
     fig, alt = c03.residual_figure(rows)
     assert "grows" in alt and "NLM" in alt
+
+
+@pytest.mark.parametrize("kind, gamma, state", [("tv", 1.5, "holds"), ("tv", 2.5, "outside"), ("nlm", 0.5, "holds"),
+                                               ("nlm", 1.2, "outside"), ("nlm-adaptive", 0.5, "none"),
+                                               ("gs", 1.0, "none")])
+def test_lesson_03_badge_follows_the_theorems(kind, gamma, state):
+    pb = c03.make_problem("inpaint", size=32)
+    assert c03.guarantee("inpaint", kind, gamma, pb)[0] == state
 
 
 # --------------------------------------------------------------------------- lesson 06
@@ -235,6 +247,9 @@ def test_gs_pnp_explorer_streams_and_stops(tiny):
         assert w.wait(150)
         assert "F(xₖ)" in w.curves.value and "rejected" in w.outcome.value
         assert "PSNR" in w.z_view.caption_text
+        assert "guarantee holds" in w.badge.value
+        w.backtracking.value = False
+        assert w.wait(150) and "no guarantee" in w.badge.value and "τ &lt; 1/(λL)" in w.badge.value
         w.tau_lam.set(3.0)
         w.refresh()
         time.sleep(0.05)

@@ -173,3 +173,11 @@ def test_the_playground_shows_the_badge_of_the_running_settings():
         assert "outside the proven range" in app.badge.value
     finally:
         app.close()
+
+
+def test_charts_flag_the_iterations_where_backtracking_rejected_a_step():
+    from pnp_lessons.figures import svg_chart
+
+    svg = svg_chart("F", [([3.0, 2.0, 1.5, 1.4], "#000", False)], marks=[2, 4])
+    assert svg.count("<path ") == 2 and "rejected trial steps" in svg
+    assert "<path " not in svg_chart("F", [([3.0, 2.0], "#000", False)])

@@ -76,7 +76,10 @@ def pnp_hqs(s: dict, problem=None) -> tuple[str, str]:
 
 
 def gs_pnp(s: dict, problem=None) -> tuple[str, str]:
-    """GS-PnP with Armijo backtracking (the playground always backtracks)."""
+    """GS-PnP, with Armijo backtracking unless ``s['backtracking']`` is False (the playground always backtracks)."""
+    if s.get("backtracking", True) is False:
+        return "none", ("backtracking off: Theorem 1 (Hurault et al. 2022) needs τ < 1/(λL), and L, the Lipschitz "
+                        "constant of ∇g_σ, is not known for a trained network")
     return "holds", ("backtracking accepts only steps with sufficient decrease: F(xₖ) decreases, ‖xₖ₊₁ − xₖ‖ → 0 and "
                      "accumulation points are critical points of F (Hurault et al. 2022, the argument of Theorem 1)")
 

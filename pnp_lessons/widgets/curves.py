@@ -39,7 +39,9 @@ class LiveCurves(W.HTML):
             if key == "psnr" and has_z:   # GS-PnP: the reported image is zₖ, drawn in orange
                 series.append(([h.get("psnr_z") for h in history], "#d55e00", False))
                 title = "PSNR (dB): xₖ blue, zₖ orange"
-            charts.append(svg_chart(title, series, log=log))
+            # GS-PnP: the iterations where backtracking rejected a trial step, flagged on the objective's axis
+            marks = [i + 1 for i, h in enumerate(history) if h.get("rejected")] if key == "objective" else None
+            charts.append(svg_chart(title, series, log=log, marks=marks))
         legend = ("<div style='font-size:11px;color:#555'>solid: current run B"
                   + (" · dashed grey: pinned A" if self.pinned_history else "")
                   + (" · GS-PnP reports zₖ = xₖ − τλ∇g_σ(xₖ) (orange)" if has_z else "") + "</div>")

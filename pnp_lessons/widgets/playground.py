@@ -24,7 +24,7 @@ from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
 from ..problems import (SHAREABLE, ProblemCache, default_settings, describe, guarantee, settings_from_query,
                         settings_to_query, start)
-from ..solvers.guarantees import STATES
+from .badge import badge_html
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
@@ -46,18 +46,6 @@ def reported(rec):
     if z is not None and "psnr_z" in rec.info:
         return z, rec.info["psnr_z"], f"zₖ = xₖ − τλ∇g_σ(xₖ), the image GS-PnP reports (xₖ: {_psnr_text(rec.psnr)})"
     return rec.x, rec.psnr, "xₖ"
-
-
-BADGE_STYLE = {"holds": "color:#1b5e20;border-color:#2e7d32", "outside": "color:#8a4b00;border-color:#b45f06",
-               "none": "color:#444;border-color:#888"}
-
-
-def badge_html(state: str, text: str) -> str:
-    """The theory badge: its words (guarantee holds / outside the proven range / no guarantee) and, on hover and
-    for screen readers, the theorem or the reason."""
-    return (f"<span class='pnp-badge pnp-badge-{state}' role='note' title='{html.escape(text, quote=True)}' "
-            f"aria-label='{html.escape(STATES[state] + ': ' + text, quote=True)}' style='border:1px solid;"
-            f"border-radius:9px;padding:0 7px;font-size:12px;{BADGE_STYLE[state]}'>{STATES[state]}</span>")
 
 
 class Playground(W.VBox):

@@ -15,11 +15,11 @@ from ...problems import Problem
 from ...problems import make_problem as core_problem
 from ...params import Param
 from ...runtime import is_fast, lean, lean_threads
-from ...solvers import run
+from ...solvers import guarantees, run
 from ...solvers.pnp_ista import pnp_ista
 
 __all__ = ["PARAMS", "DENOISERS", "TASKS", "Problem", "make_problem", "make_denoiser", "guarantee_table",
-           "residual_figure", "rho_beyond_two", "image_size", "iterations", "SHORT", "CASES"]
+           "residual_figure", "rho_beyond_two", "guarantee", "image_size", "iterations", "SHORT", "CASES"]
 
 NLM_PATCH, NLM_WINDOW = 5, 11
 
@@ -90,6 +90,20 @@ def make_denoiser(kind: str, sigma255: float, gs=None):
 
         return D, "fixed"
     raise ValueError(f"denoiser must be one of {', '.join(DENOISERS)}, got {kind!r}")
+
+
+def guarantee(task: str, kind: str, gamma: float, problem: Problem | None = None) -> tuple[str, str]:
+    """``(state, text)``: what the theory says of PnP-ISTA with the lesson's denoiser ``kind`` at step γ
+    (:mod:`pnp_lessons.solvers.guarantees`; the lesson's TV denoiser is the prox of γλ·TV, λ = 0.8σ)."""
+    if kind == "tv":
+        L = float(problem.op.norm()) if problem is not None else 1.0
+        if 0 < gamma < 2 / L:
+            return "holds", (f"D = prox of γλ·TV makes PnP-ISTA the ISTA of ½‖Ax − y‖² + λ·TV: it converges to a "
+                             f"minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (forward–backward splitting)")
+        return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: outside the range of forward–backward splitting"
+    if kind == "nlm-adaptive":
+        return "none", "W recomputed from xₖ at every step: D is non-linear and no theorem of the paper applies"
+    return guarantees.pnp_ista({"operator": task, "denoiser": kind, "gamma": gamma}, problem, window=NLM_WINDOW)
 
 
 def solve(problem: Problem, kind: str, gamma: float, sigma255: float, gs=None, max_iter: int | None = None):

@@ -25,7 +25,8 @@ from ...metrics import psnr
 from ...runtime import is_fast
 from ...widgets.lesson_base import LessonWidget, Slider
 from ...widgets.panel import ImageSlot
-from .compute import DENOISERS, PARAMS, SHORT, TASKS, Problem, iterations, make_problem, solve
+from ...widgets.badge import badge_html
+from .compute import DENOISERS, PARAMS, SHORT, TASKS, Problem, guarantee, iterations, make_problem, solve
 
 __all__ = ["PnPIstaExplorer", "rho_table_html"]
 
@@ -80,7 +81,8 @@ class PnPIstaExplorer(LessonWidget):
         self.truth = ImageSlot("Ground truth x", px, "truth")
         self.curves = W.HTML("")
         self.outcome = W.HTML("")
-        super().__init__([self.task, self.denoiser, self.gamma, self.sigma,
+        self.badge = W.HTML("")      # the theory for the current settings
+        super().__init__([self.task, self.denoiser, self.gamma, self.sigma, self.badge,
                           W.HBox([self.observation, self.iterate_view, self.truth],
                                  layout=W.Layout(flex_flow="row wrap")),
                           self.curves, self.outcome], autostart=False)
@@ -114,6 +116,7 @@ class PnPIstaExplorer(LessonWidget):
         s = f.settings
         pb = self.problem(s["task"])
         if f.frame_index == 1 or f.final:
+            self.badge.value = badge_html(*guarantee(s["task"], s["denoiser"], s["gamma"], pb))
             self.observation.show(pb.y_display, f"{pb.describe()}: PSNR {psnr(pb.y, pb.x_true):.1f} dB.")
             self.truth.show(pb.x_true, "the clean image, for comparison.")
         if rec is None:

@@ -24,6 +24,8 @@ from ...metrics import psnr
 from ...runtime import is_fast
 from ...widgets.lesson_base import LessonWidget, Slider
 from ...widgets.panel import ImageSlot
+from ...solvers import guarantees
+from ...widgets.badge import badge_html
 from .compute import PARAMS, TASKS, Problem, defaults, make_problem, solve
 
 __all__ = ["GSPnPExplorer", "comparison_html"]
@@ -38,8 +40,11 @@ def _charts(history: list[dict]) -> str:
     px = [h.get("psnr") for h in history]
     pz = [h.get("psnr_z") for h in history]
     rej = [h.get("rejected") or 0 for h in history]
-    charts = [svg_chart("F(xₖ) = f + λg_σ", [(F, "#1f77b4", False)], w=250, h=160),
-              svg_chart("step τₖ (log)", [(tau, "#2ca02c", False)], log=True, w=250, h=160),
+    flagged = [i + 1 for i, r in enumerate(rej) if r]     # iterations where backtracking rejected a trial
+    charts = [svg_chart("F(xₖ) = f + λg_σ", [(F, "#1f77b4", False)], w=250, h=160, marks=flagged,
+                        mark_label="rejected"),
+              svg_chart("step τₖ (log)", [(tau, "#2ca02c", False)], log=True, w=250, h=160, marks=flagged,
+                        mark_label="rejected"),
               svg_chart("PSNR (dB): xₖ solid, zₖ dashed", [(px, "#1f77b4", False), (pz, "#ff7f0e", True)], w=250,
                         h=160)]
     k = len(history)
@@ -84,8 +89,9 @@ class GSPnPExplorer(LessonWidget):
         self.truth = ImageSlot("Ground truth x", px, "truth")
         self.curves = W.HTML("")
         self.outcome = W.HTML("")
+        self.badge = W.HTML("")      # the theory for the current settings
         super().__init__([self.task, self.lam, self.sigma, self.tau_lam,
-                          W.HBox([self.backtracking, self.preset_button]),
+                          W.HBox([self.backtracking, self.preset_button, self.badge]),
                           W.HBox([self.observation, self.x_view, self.z_view, self.truth],
                                  layout=W.Layout(flex_flow="row wrap")),
                           self.curves, self.outcome], autostart=False)
@@ -125,6 +131,7 @@ class GSPnPExplorer(LessonWidget):
         s = f.settings
         pb = self.problem(s["task"])
         if f.frame_index == 1 or f.final:
+            self.badge.value = badge_html(*guarantees.gs_pnp(s))
             self.observation.show(pb.y_display, f"{pb.describe()}: the input of GS-PnP.")
             self.truth.show(pb.x_true, "the clean image, for comparison.")
         rec = f.record
