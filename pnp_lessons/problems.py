@@ -38,9 +38,10 @@ from .solvers.pnp_ista import default_guide
 from .operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
 
 __all__ = ["CHOICES", "TASKS", "Problem", "make_problem", "default_settings", "validate_settings", "parse_value",
-           "suggested_parameters", "plug_denoiser", "guarantee", "settings_to_query", "settings_from_query",
-           "available_solvers", "available_denoisers", "relevant_params", "ProblemCache", "make_solver", "start",
-           "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE"]
+           "suggested_parameters", "plug_denoiser", "guarantee", "estimate_rho", "settings_to_query",
+           "settings_from_query", "available_solvers", "available_denoisers", "relevant_params", "ProblemCache",
+           "make_solver", "start", "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE",
+           "RHO_MAX_PIXELS"]
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 """Largest upload accepted by the playground (bytes)."""
@@ -573,16 +574,35 @@ def plug_denoiser(s: dict, problem: Problem, cache: ProblemCache):
     return plugged
 
 
-def guarantee(s: dict, problem: Problem | None = None) -> tuple[str, str]:
+RHO_MAX_PIXELS = 64 * 64
+"""Largest image for which the playground estimates ρ(P) of its fixed W (≈ 0.3–1 s on this CPU at 64²)."""
+
+
+def guarantee(s: dict, problem: Problem | None = None, rho: float | None = None) -> tuple[str, str]:
     """``(state, text)``: what the theory promises for the chosen solver at these settings (its registry entry's
-    ``guarantee``, :mod:`pnp_lessons.solvers.guarantees`).
+    ``guarantee``, :mod:`pnp_lessons.solvers.guarantees`); ``rho``, from :func:`estimate_rho`, decides for
+    PnP-ISTA with a fixed W where no closed-form bound applies.
 
     Examples
     --------
     >>> guarantee(validate_settings({"gamma": 0.9}))[0], guarantee(validate_settings({"gamma": 1.5}))[0]
     ('holds', 'outside')
     """
-    return registry.get(s["solver"]).guarantee(s, problem)
+    spec = registry.get(s["solver"])
+    if rho is not None and spec.key == "pnp-ista":
+        return spec.guarantee(s, problem, rho=rho)
+    return spec.guarantee(s, problem)
+
+
+def estimate_rho(s: dict, problem: Problem, cache: ProblemCache, max_pixels: int = RHO_MAX_PIXELS) -> float | None:
+    """ρ(P), P = W(I − γAᵀA), for PnP-ISTA with the playground's fixed NLM W on an image of at most ``max_pixels``
+    pixels (:mod:`pnp_lessons.analysis`); None otherwise."""
+    if s["solver"] != "pnp-ista" or s["denoiser"] != "nlm" or problem.x_true.numel() > max_pixels:
+        return None
+    from . import analysis
+
+    W = cache.nlm(problem, s["sigma"])
+    return analysis.spectral_radius(analysis.system_matrix(W, problem.op, s["gamma"], max_pixels=max_pixels))
 
 
 def make_solver(s: dict, problem: Problem, cache: ProblemCache) -> Iterator:

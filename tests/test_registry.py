@@ -181,3 +181,31 @@ def test_charts_flag_the_iterations_where_backtracking_rejected_a_step():
     svg = svg_chart("F", [([3.0, 2.0, 1.5, 1.4], "#000", False)], marks=[2, 4])
     assert svg.count("<path ") == 2 and "rejected trial steps" in svg
     assert "<path " not in svg_chart("F", [([3.0, 2.0], "#000", False)])
+
+
+def test_a_small_images_fixed_w_gets_its_spectral_radius_on_the_badge():
+    from pnp_lessons.widgets import Playground
+
+    app = Playground(defaults=dict(size=32, max_iter=3, operator="deblur", kernel_size=5, gamma=1.0),
+                     autostart=True, debounce=0.01)
+    try:
+        assert app.wait(60)
+        assert _until(lambda: "ρ(P) =" in app.badge.value)
+        s = app.controls.settings
+        rho = P.estimate_rho(s, app.cache.problem(P.validate_settings(s)), app.cache)
+        assert 0 < rho < 1 and "guarantee holds" in app.badge.value and "Theorem 1" in app.badge.value
+    finally:
+        app.close()
+    big = P.validate_settings(dict(size=128))
+    assert P.estimate_rho(big, P.ProblemCache("cpu").problem(big), P.ProblemCache("cpu")) is None
+
+
+def _until(cond, timeout=30.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False

@@ -37,8 +37,20 @@ def _norm(problem) -> float:
     return float(problem.op.norm()) if problem is not None else 1.0
 
 
-def pnp_ista(s: dict, problem=None, window: int = 11) -> tuple[str, str]:
-    """PnP-ISTA, x ← D(x − γAᵀ(Ax − y)), with the playground's denoisers (NLM with W fixed from x₀, TV prox, GS)."""
+def _rho_says(rho: float, gamma: float) -> tuple[str, str]:
+    """Theorem 1 of Gavaskar & Chaudhury (2020) read on an estimated ρ(P) of the current W."""
+    if rho < 1 - 1e-9:
+        slow = " — slowly: ρ is close to 1" if rho > 0.999 else ""
+        return "holds", (f"ρ(P) = {rho:.5f} < 1 for this W at γ = {gamma:g} (estimated): the iterates converge "
+                         f"from any start (Gavaskar & Chaudhury 2020, Theorem 1){slow}")
+    return "outside", (f"ρ(P) = {rho:.5f} ≥ 1 for this W at γ = {gamma:g} (estimated): Theorem 1's sufficient "
+                       "condition fails")
+
+
+def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None) -> tuple[str, str]:
+    """PnP-ISTA, x ← D(x − γAᵀ(Ax − y)), with the playground's denoisers (NLM with W fixed from x₀, TV prox, GS);
+    ``rho``: ρ(P) of the current fixed W when it was estimated (small images), which decides where no closed-form
+    bound applies."""
     gamma, d, op = s["gamma"], s.get("denoiser", ""), s.get("operator")
     if d == "tv":   # D = prox of σ·TV, so the step is forward-backward splitting on f + (σ/γ)·TV
         L = _norm(problem)
@@ -61,8 +73,12 @@ def pnp_ista(s: dict, problem=None, window: int = 11) -> tuple[str, str]:
         if 0 < gamma < 1:
             return "holds", ("inpainting with W fixed and 0 < γ < 1: PnP-ISTA converges from any start "
                              "(Gavaskar & Chaudhury 2020, Theorem 5)")
+        if rho is not None:
+            return _rho_says(rho, gamma)
         return "outside", (f"γ = {gamma:g} ≥ 1: Theorem 5 (inpainting) needs 0 < γ < 1; ρ(P) < 1 would still "
                            "suffice (Theorem 1), and lesson 05 measures it")
+    if rho is not None:
+        return _rho_says(rho, gamma)
     return "outside", ("W fixed: Theorem 4 (Gavaskar & Chaudhury 2020) promises convergence for γ below some bound "
                        "when Assumption 2 holds, but gives no value; ρ(P) < 1 decides (Theorem 1)")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import threading
 
 import ipywidgets as W
 
@@ -22,8 +23,8 @@ from ..metrics import psnr
 from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
-from ..problems import (SHAREABLE, ProblemCache, default_settings, describe, guarantee, settings_from_query,
-                        settings_to_query, start)
+from ..problems import (RHO_MAX_PIXELS, SHAREABLE, ProblemCache, default_settings, describe, estimate_rho,
+                        guarantee, settings_from_query, settings_to_query, start)
 from .badge import badge_html
 from .runner import Frame, LiveRunner
 
@@ -86,6 +87,7 @@ class Playground(W.VBox):
         self.curves = LiveCurves()
         self.busy = W.HTML()
         self.badge = W.HTML()       # what the theory promises for the running settings
+        self._badge_token = None
         self.info = W.HTML()
         self.message = W.HTML()
         self.download = W.HTML()
@@ -251,6 +253,15 @@ class Playground(W.VBox):
     def _start(self, settings: dict):
         problem, iterator = start(settings, self.cache)
         self.badge.value = badge_html(*guarantee(settings, problem))
+        token = self._badge_token = object()
+        if settings["solver"] == "pnp-ista" and settings["denoiser"] == "nlm" \
+                and problem.x_true.numel() <= RHO_MAX_PIXELS:     # small enough: ρ(P) of this W, off the run's way
+            def rho_badge():
+                rho = estimate_rho(settings, problem, self.cache)
+                if rho is not None and token is self._badge_token:
+                    self.badge.value = badge_html(*guarantee(settings, problem, rho))
+
+            threading.Thread(target=rho_badge, daemon=True, name="pnp-rho").start()
         if problem.key != self._shown_key:
             p = psnr(problem.y_display, problem.x_true)
             s = settings
