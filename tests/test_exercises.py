@@ -234,10 +234,12 @@ def test_lesson05_runs_overlay_and_diverge_past_two():
     assert r.h.value == 20.0
     r.refresh()
     assert r.wait(120) and "γ = 0.90, h·255 = 20, W fixed" in r.runs
+    assert "guarantee holds" in r.badge.value and "Theorem 5" in r.badge.value
     r.gamma.set(2.5)
     r.iters.set(120)
     assert r.wait(240)
     hist, status = r.runs["γ = 2.50, h·255 = 20, W fixed"]
+    assert "outside the proven range" in r.badge.value
     assert status == "diverged" and "diverged" in r.curves.value
     assert r.curves.value.count("<polyline") >= 4                   # 2 runs × (PSNR, residual)
     r.presets[1].click()                                            # γ = 0.9 again

@@ -58,6 +58,8 @@ def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None) 
             return "holds", (f"PnP-ISTA with the TV prox is forward–backward splitting on ½‖Ax − y‖² + (σ/γ)·TV: "
                              f"it converges to a minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (Combettes & Wajs 2005)")
         return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: forward–backward splitting needs γ below it"
+    if d == "nlm-adaptive":
+        return "none", "W recomputed from xₖ at every step: D is non-linear and no theorem of the paper applies"
     if d != "nlm":
         return "none", ("no guarantee: a learned denoiser plugged into PnP-ISTA (GS-PnP, with the same network's "
                         "potential, is the provably convergent scheme)")

@@ -101,8 +101,6 @@ def guarantee(task: str, kind: str, gamma: float, problem: Problem | None = None
             return "holds", (f"D = prox of γλ·TV makes PnP-ISTA the ISTA of ½‖Ax − y‖² + λ·TV: it converges to a "
                              f"minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (forward–backward splitting)")
         return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: outside the range of forward–backward splitting"
-    if kind == "nlm-adaptive":
-        return "none", "W recomputed from xₖ at every step: D is non-linear and no theorem of the paper applies"
     return guarantees.pnp_ista({"operator": task, "denoiser": kind, "gamma": gamma}, problem, window=NLM_WINDOW)
 
 

@@ -24,6 +24,8 @@ from ...metrics import psnr
 from ...runtime import is_fast
 from ...solvers.pnp_ista import pnp_ista
 from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from ...solvers import guarantees
+from ...widgets.badge import badge_html
 from .compute import NLM_PATCH, NLM_WINDOW, PALETTE, PARAMS, PROBLEMS, STATUS, gamma_grid, make_problem, small_problem
 
 __all__ = ["rho_curves", "GershgorinExplorer", "PnPIstaRuns"]
@@ -182,8 +184,9 @@ class PnPIstaRuns(LessonWidget):
         self.curves = W.HTML("")
         self.runs: dict = {}
         self._problems: dict = {}
-        super().__init__([self.kind, self.mode, self.gamma, W.HBox(self.presets + [self.clear_button]), self.h,
-                          self.iters, W.HBox([self.observation, self.iterate_view, self.truth]), self.curves],
+        self.badge = W.HTML("")      # the theory for the current settings
+        super().__init__([self.kind, self.mode, self.gamma, self.badge, W.HBox(self.presets + [self.clear_button]),
+                          self.h, self.iters, W.HBox([self.observation, self.iterate_view, self.truth]), self.curves],
                          autostart=False)
         for w in (self.gamma, self.h, self.mode, self.kind, self.iters):
             w.observe(self.refresh, "value")
@@ -223,6 +226,9 @@ class PnPIstaRuns(LessonWidget):
         pb = self.problem(s["kind"])
         x, y, guide = pb.x_true, pb.y, pb.x0
         if f.frame_index == 1:
+            self.badge.value = badge_html(*guarantees.pnp_ista(
+                {"operator": s["kind"], "denoiser": "nlm" if s["mode"] == "fixed" else "nlm-adaptive",
+                 "gamma": s["gamma"]}, pb, window=NLM_WINDOW))
             cap = ("80 % of the pixels missing (black), noise σ·255 = 10" if s["kind"] == "inpaint"
                    else "3×3 uniform blur, noise σ·255 = 2")
             self.observation.show(y.clamp(0, 1), f"{cap}; PnP-ISTA starts from the median-filtered observation "
