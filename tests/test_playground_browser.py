@@ -132,3 +132,37 @@ def test_students_follow_the_teacher_live(voila_url, browser):
     finally:
         student.close()
         teacher.close()
+
+
+def test_the_playground_works_by_keyboard_alone(voila_url, browser):
+    """Tab walks every control in reading order with a visible focus ring, leaves each slider, and reaches the
+    buttons and links; a slider moved with the arrow keys starts a new run."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(f"{voila_url}/voila/render/apps/playground.ipynb", timeout=120_000)
+        page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+        seen = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            seen.append(page.evaluate("""() => { const e = document.activeElement, cs = getComputedStyle(e);
+                return {name: (e.getAttribute('aria-label') || e.textContent || e.value || '').trim().slice(0, 40),
+                        tag: e.tagName, ring: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2}; }"""))
+            if seen[-1]["name"] == "copy link":
+                break
+        names = [s["name"] for s in seen]
+        for wanted in ("γ (step size)", "σ·255 (denoiser strength)", "Reset to defaults", "Pin as A",
+                       "link to these settings", "copy link"):
+            assert wanted in names, f"{wanted!r} is not reachable with Tab: {names}"
+        assert names.index("γ (step size)") < names.index("σ·255 (denoiser strength)") < names.index("Pin as A")
+        no_ring = [s["name"] for s in seen if not s["ring"]]
+        assert not no_ring, f"focused without a visible focus ring: {no_ring}"
+        # the γ handle: the arrows move it, Tab leaves it for its exact-value box
+        page.locator(".pnp-slider-gamma .noUi-handle").focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_selector(".pnp-box-gamma input[value='0.85'], .pnp-busy:has-text('computing')", timeout=15_000)
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.closest('.pnp-box-gamma') !== null")
+        page.wait_for_function("() => document.querySelector('.pnp-caption-iterate').textContent"
+                               ".includes('γ = 0.85')", timeout=60_000)
+    finally:
+        page.close()
