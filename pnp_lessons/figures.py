@@ -10,7 +10,11 @@ import html
 import io
 import math
 
-__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart"]
+__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "OKABE_ITO"]
+
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
+"""Line colours that stay apart for the common colour-vision deficiencies (Okabe & Ito 2008): blue, vermillion,
+bluish green, reddish purple, orange, sky blue, black, yellow. Images use viridis / magma / RdBu, which are too."""
 
 MAX_POINTS = 300
 """An SVG chart draws at most this many points of a curve (evenly subsampled, the last one kept)."""
@@ -81,8 +85,17 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
     pw, ph = w - ml - mr, h - mt - mb
     cleaned = [(_clean(v, log), c, d) for v, c, d in series]
     allpts = [p for pts, _, _ in cleaned for p in pts]
+    # the text alternative says what the chart shows: each curve's length, first and last value (and the marks)
+    said = []
+    for pts, _, _ in cleaned:
+        if pts:
+            first, last = pts[0][1], pts[-1][1]
+            said.append(f"{len(pts)} iterations, from {_fmt(first, log)} to {_fmt(last, log)}")
+    summary = title + (": " + "; ".join(said) if said else ": no values")
+    if marks:
+        summary += f"; {mark_label} at iterations {', '.join(map(str, list(marks)[:10]))}"
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
-           f"aria-label='{html.escape(title)}' style='font: 10px sans-serif'>",
+           f"aria-label='{html.escape(summary, quote=True)}' style='font: 10px sans-serif'>",
            f"<text x='{ml}' y='12' font-weight='600'>{html.escape(title)}</text>",
            f"<rect x='{ml}' y='{mt}' width='{pw}' height='{ph}' fill='#fff' stroke='#bbb'/>"]
     if not allpts:

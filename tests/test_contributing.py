@@ -89,3 +89,11 @@ def test_only_the_gradient_step_denoiser_offers_a_potential():
     ds = _denoisers()
     assert isinstance(ds["gs"], GradientStepDenoiser)
     assert not any(isinstance(ds[k], GradientStepDenoiser) for k in ("toy", "tv", "nlm-adaptive", "drunet"))
+
+
+def test_line_colours_are_colour_blind_safe():
+    """Curves told apart by colour use the Okabe–Ito palette (no red beside green), lesson 05's ρ(P) curves included."""
+    from pnp_lessons.figures import OKABE_ITO
+    from pnp_lessons.lessons.l05_pnp_ista_convergence.compute import PALETTE
+
+    assert PALETTE[:4] == OKABE_ITO[:4] and "#d62728" not in PALETTE and "#2ca02c" not in PALETTE

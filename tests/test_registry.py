@@ -168,9 +168,12 @@ def test_the_playground_shows_the_badge_of_the_running_settings():
     try:
         assert app.wait(60)
         assert "guarantee holds" in app.badge.value and "Theorem 5" in app.badge.value
-        app.controls.set_values(gamma=1.5)
+        app.controls.set_values(gamma=1.5)     # past Theorem 5's range: ρ(P) of this small W decides (Theorem 1)
         assert app.wait(60)
-        assert "outside the proven range" in app.badge.value
+        assert "ρ(P) =" in app.badge.value and "Theorem 1" in app.badge.value
+        app.controls.set_values(gamma=2.5)
+        assert app.wait(60)
+        assert "outside the proven range" in app.badge.value and "ρ(P) =" in app.badge.value
     finally:
         app.close()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import threading
 
 import ipywidgets as W
 
@@ -87,7 +86,6 @@ class Playground(W.VBox):
         self.curves = LiveCurves()
         self.busy = W.HTML()
         self.badge = W.HTML()       # what the theory promises for the running settings
-        self._badge_token = None
         self.info = W.HTML()
         self.message = W.HTML()
         self.download = W.HTML()
@@ -253,15 +251,10 @@ class Playground(W.VBox):
     def _start(self, settings: dict):
         problem, iterator = start(settings, self.cache)
         self.badge.value = badge_html(*guarantee(settings, problem))
-        token = self._badge_token = object()
-        if settings["solver"] == "pnp-ista" and settings["denoiser"] == "nlm" \
-                and problem.x_true.numel() <= RHO_MAX_PIXELS:     # small enough: ρ(P) of this W, off the run's way
-            def rho_badge():
-                rho = estimate_rho(settings, problem, self.cache)
-                if rho is not None and token is self._badge_token:
-                    self.badge.value = badge_html(*guarantee(settings, problem, rho))
-
-            threading.Thread(target=rho_badge, daemon=True, name="pnp-rho").start()
+        rho_decides = guarantee(settings, problem, rho=0.5) != guarantee(settings, problem)   # no closed-form bound
+        if rho_decides and settings["solver"] == "pnp-ista" and settings["denoiser"] == "nlm" \
+                and problem.x_true.numel() <= RHO_MAX_PIXELS:     # small enough: ρ(P) of this W
+            iterator = self._then_rho(iterator, settings, problem)
         if problem.key != self._shown_key:
             p = psnr(problem.y_display, problem.x_true)
             s = settings
@@ -271,6 +264,16 @@ class Playground(W.VBox):
             self.panel.truth.show(problem.x_true, f"x: ground truth, {W_}×{H} grey")
             self._shown_key = problem.key
         return problem, iterator
+
+    def _then_rho(self, iterator, settings: dict, problem):
+        """The run, and at its last record (in the same worker thread, unless the run was cancelled) ρ(P) of its
+        fixed W on the badge: the first frame does not wait for the estimate."""
+        for rec in iterator:
+            if rec.done:     # the runner stops at the last record: estimate before handing it over
+                rho = estimate_rho(settings, problem, self.cache)
+                if rho is not None:
+                    self.badge.value = badge_html(*guarantee(settings, problem, rho))
+            yield rec
 
     def _on_frame(self, f: Frame):
         self.last_frame = f

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipywidgets as W
 import torch
 
-from ...figures import new_figure
+from ...figures import OKABE_ITO, new_figure
 from ...images import sample
 from ...metrics import psnr
 from ...operators import Blur
@@ -185,11 +185,12 @@ def spectrum_profiles(n: int = 128, size: int = 9, noise255: float = 1.0):
     fig = new_figure(6.4, 2.9)
     ax = fig.add_subplot()
     lows = {}
-    for kind, colour in (("gaussian", "#1f77b4"), ("uniform", "#d62728"), ("motion", "#2ca02c")):
+    for kind, colour, dash in (("gaussian", OKABE_ITO[0], "-"), ("uniform", OKABE_ITO[1], "--"),
+                               ("motion", OKABE_ITO[2], ":")):
         K = spectrum(Blur(make_kernel(kind, size)), (n, n))
         prof = K[n // 2, n // 2:].numpy()
         lows[kind] = float(prof.min())
-        ax.semilogy(range(len(prof)), prof.clip(1e-12), color=colour, label=f"{kind} {size}×{size}")
+        ax.semilogy(range(len(prof)), prof.clip(1e-12), color=colour, ls=dash, label=f"{kind} {size}×{size}")
     level = noise255 / 255
     ax.axhline(level, color="#555", ls="--", lw=1)
     ax.text(1, level * 1.4, f"noise level σ = {noise255:g}/255", fontsize=8, color="#555")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...denoisers.nlm import nlm_weights
+from ...figures import OKABE_ITO
 from ...images import sample
 from ...operators import uniform_kernel
 from ...problems import Problem
@@ -31,7 +32,7 @@ PROBLEMS = {"inpaint": "Inpainting, 80 % missing, noise 10/255", "deblur": "Debl
 """NLM patch and window sides of the lesson (smaller than the paper's, for CPU speed)."""
 
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+PALETTE = OKABE_ITO   # colour-blind safe (pnp_lessons.figures)
 
 
 STATUS = {"running": "running", "converged": "converged", "max_iter": "reached K iterations", "diverged": "diverged",
