@@ -204,14 +204,18 @@ def _add_restore(p: argparse.ArgumentParser):
             return 0
         from .images import to_png_bytes
         from .metrics import psnr
-        from .problems import ProblemCache, describe, start, suggested_parameters, validate_settings
+        from .problems import (ProblemCache, available_denoisers, describe, start, suggested_parameters,
+                               validate_settings)
         from .solvers import run as run_solver
 
         given = {k: v for k, v in vars(a).items() if v is not None and not k.startswith("_")
                  and k not in ("list", "out", "command")}
         try:
-            settings = dict(suggested_parameters(given), **given)   # the solver's suggestion, then what was typed
-            s = validate_settings(settings)
+            if "denoiser" not in given and registry.SOLVERS.get(a.solver) and registry.get(a.solver).denoiser == "gs":
+                gs = [k for k, _, ok, _ in available_denoisers() if ok and k.startswith("gs:")]
+                given["denoiser"] = gs[0] if gs else "gs:"        # the shipped GS-DRUNet (or the note that none is)
+            # the solver's suggestion for this problem, then what was typed (each value checked as the playground does)
+            s = validate_settings({**suggested_parameters(validate_settings(given)), **given})
             problem, it = start(s, ProblemCache())
             res = run_solver(it)
         except (SettingsError, KeyError) as e:

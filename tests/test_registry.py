@@ -93,6 +93,8 @@ def test_the_command_line_reads_the_registry(toy, tmp_path, capsys):
     out = tmp_path / "x.png"
     assert main(["restore", "--solver", "toy-gd", "--size", "32", "--max-iter", "3", "--out", str(out)]) == 0
     assert "Toy gradient descent" in capsys.readouterr().out and out.stat().st_size > 100
+    assert main(["restore", "--solver", "fista-tv", "--noise", "5", "--size", "32", "--max-iter", "2"]) == 0
+    assert "noise σ·255 = 5.0" in capsys.readouterr().out
     assert main(["restore", "--solver", "nope"]) == 2
     assert "solver must be one of" in capsys.readouterr().err
 

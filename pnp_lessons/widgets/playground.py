@@ -71,8 +71,8 @@ class Playground(W.VBox):
         to that room; ``follow='room'`` makes the controls read-only and mirrors the room's settings live.
     query : str, optional
         A page's query string (``'solver=gs-pnp&sigma=18'``; Voilà puts it in ``$QUERY_STRING``): the app opens
-        with those settings (over ``defaults``); values it cannot use are named in the message line and left
-        at their defaults. The link *link to these settings* always carries the current state.
+        with those settings (over ``defaults``); values it cannot use are named in a line under the toolbar and
+        left at their defaults. The link *link to these settings* always carries the current state.
     """
 
     def __init__(self, defaults: dict | None = None, device=None, autostart: bool | str = "view",
