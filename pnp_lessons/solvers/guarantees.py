@@ -9,7 +9,7 @@ Examples
 --------
 >>> pnp_ista({"operator": "inpaint", "denoiser": "nlm", "gamma": 0.9})[0]
 'holds'
->>> pnp_ista({"operator": "inpaint", "denoiser": "nlm", "gamma": 1.5})[0]
+>>> pnp_ista({"operator": "inpaint", "denoiser": "nlm", "gamma": 2.5})[0]
 'outside'
 >>> gs_pnp({})[0], pnp_hqs({"denoiser": "nlm"})[0]
 ('holds', 'none')
@@ -76,13 +76,18 @@ def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None) 
         if problem is not None and not every_window_sees_an_observed_pixel(problem.op.mask_for(problem.y), window):
             return "outside", (f"some {window}×{window} window holds no observed pixel: Proposition 3, and with it "
                                "Theorem 5, does not apply (Gavaskar & Chaudhury 2020)")
+        window_ok = "" if problem is not None else f" (when every {window}×{window} window holds an observed pixel)"
         if 0 < gamma < 1:
             return "holds", ("inpainting with W fixed and 0 < γ < 1: PnP-ISTA converges from any start "
-                             "(Gavaskar & Chaudhury 2020, Theorem 5)")
+                             f"(Gavaskar & Chaudhury 2020, Theorem 5){window_ok}")
+        if gamma < 2:   # analysis.inpainting_inf_norm: the i-th row sum of |P| is 1 − (1 − |1 − γ|)·s_i < 1
+            return "holds", (f"inpainting with W fixed and γ = {gamma:g} < 2: every absolute row sum of P is "
+                             "1 − (1 − |1 − γ|)·(observed weight of the row) < 1, so ρ(P) ≤ ‖P‖∞ < 1 and the "
+                             f"iterates converge (Theorem 1){window_ok}; beyond Theorem 5's 0 < γ < 1")
         if rho is not None:
             return _rho_says(rho, gamma)
-        return "outside", (f"γ = {gamma:g} ≥ 1: Theorem 5 (inpainting) needs 0 < γ < 1; ρ(P) < 1 would still "
-                           "suffice (Theorem 1), and lesson 05 measures it")
+        return "outside", (f"γ = {gamma:g} ≥ 2: the row-sum bound reaches 1 and Theorem 5 needs γ < 1; only "
+                           "ρ(P) < 1 could still decide (Theorem 1)")
     if rho is not None:
         return _rho_says(rho, gamma)
     return "outside", ("W fixed: Theorem 4 (Gavaskar & Chaudhury 2020) promises convergence for γ below some bound "
