@@ -38,7 +38,7 @@ from .solvers.pnp_ista import default_guide
 from .operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
 
 __all__ = ["CHOICES", "TASKS", "Problem", "make_problem", "default_settings", "validate_settings", "parse_value",
-           "suggested_parameters", "plug_denoiser", "guarantee", "estimate_rho", "settings_to_query",
+           "suggested_parameters", "plug_denoiser", "guarantee", "estimate_rho", "inf_norm_of_w", "settings_to_query",
            "settings_from_query", "available_solvers", "available_denoisers", "relevant_params", "ProblemCache",
            "make_solver", "start", "describe", "upload_note", "UPLOAD_MAX_BYTES", "UPLOAD_MAX_PIXELS", "SHAREABLE",
            "RHO_MAX_PIXELS"]
@@ -578,20 +578,31 @@ RHO_MAX_PIXELS = 64 * 64
 """Largest image for which the playground estimates ρ(P) of its fixed W (≈ 0.3–1 s on this CPU at 64²)."""
 
 
-def guarantee(s: dict, problem: Problem | None = None, rho: float | None = None) -> tuple[str, str]:
+def guarantee(s: dict, problem: Problem | None = None, rho: float | None = None,
+              inf_norm: float | None = None) -> tuple[str, str]:
     """``(state, text)``: what the theory promises for the chosen solver at these settings (its registry entry's
     ``guarantee``, :mod:`pnp_lessons.solvers.guarantees`); ``rho``, from :func:`estimate_rho`, decides for
     PnP-ISTA with a fixed W where no closed-form bound applies.
 
     Examples
     --------
-    >>> guarantee(validate_settings({"gamma": 0.9}))[0], guarantee(validate_settings({"gamma": 1.5}))[0]
+    >>> guarantee(validate_settings({"gamma": 0.9}))[0], guarantee(validate_settings({"gamma": 2.5}))[0]
     ('holds', 'outside')
     """
     spec = registry.get(s["solver"])
-    if rho is not None and spec.key == "pnp-ista":
-        return spec.guarantee(s, problem, rho=rho)
+    if (rho is not None or inf_norm is not None) and spec.key == "pnp-ista":
+        return spec.guarantee(s, problem, rho=rho, inf_norm=inf_norm)
     return spec.guarantee(s, problem)
+
+
+def inf_norm_of_w(s: dict, problem: Problem, cache: ProblemCache) -> float | None:
+    """‖P‖∞ of the playground's fixed NLM W for inpainting (O(n), any size: the row-sum bound on the weights as
+    computed, :func:`pnp_lessons.analysis.inpainting_inf_norm`); None for other settings."""
+    if s["solver"] != "pnp-ista" or s["denoiser"] != "nlm" or s["operator"] != "inpaint":
+        return None
+    from . import analysis
+
+    return analysis.inpainting_inf_norm(cache.nlm(problem, s["sigma"]), problem.op, s["gamma"])
 
 
 def estimate_rho(s: dict, problem: Problem, cache: ProblemCache, max_pixels: int = RHO_MAX_PIXELS) -> float | None:

@@ -171,9 +171,10 @@ def test_the_playground_shows_the_badge_of_the_running_settings():
     try:
         assert app.wait(60)
         assert "guarantee holds" in app.badge.value and "Theorem 5" in app.badge.value
-        app.controls.set_values(gamma=1.5)     # past Theorem 5's range, inside the row-sum bound's (γ < 2)
+        app.controls.set_values(gamma=1.5)     # past Theorem 5's range: the row sums of this W, else its ρ(P)
         assert app.wait(60)
-        assert "guarantee holds" in app.badge.value and "row sum" in app.badge.value
+        assert _until(lambda: "ρ(P) =" in app.badge.value or "row sum" in app.badge.value)
+        assert "guarantee holds" in app.badge.value
         app.controls.set_values(gamma=2.5)
         assert app.wait(60)
         assert "outside the proven range" in app.badge.value and "ρ(P) =" in app.badge.value
@@ -215,3 +216,19 @@ def _until(cond, timeout=30.0):
             return True
         time.sleep(0.02)
     return False
+
+
+def test_the_row_sum_bound_is_checked_on_the_weights_as_computed():
+    from pnp_lessons.solvers import guarantees
+
+    s = dict(operator="inpaint", denoiser="nlm", gamma=1.5)
+    assert guarantees.pnp_ista(s, inf_norm=0.97)[0] == "holds"
+    state, text = guarantees.pnp_ista(s, inf_norm=1.0)     # a row of W with no weight on an observed pixel
+    assert state == "outside" and "row-sum bound fails" in text
+    state, text = guarantees.pnp_ista(s, inf_norm=1 - 1.4e-11)   # the default 128² playground's W at γ = 1.5
+    assert state == "holds" and "1 − 1.4e-11" in text and "no run will show" in text
+    settings = P.validate_settings(dict(SMALL, gamma=1.5))
+    cache = P.ProblemCache("cpu")
+    problem = cache.problem(settings)
+    value = P.inf_norm_of_w(settings, problem, cache)      # 32², h = 15/255: a sharp W, ‖P‖∞ just below 1
+    assert 0 < value < 1 and "‖P‖∞ = 1 − " in P.guarantee(settings, problem, inf_norm=value)[1]

@@ -51,10 +51,13 @@ def _rho_says(rho: float, gamma: float, margin: float = 1e-6) -> tuple[str, str]
                        "condition fails")
 
 
-def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None) -> tuple[str, str]:
+def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None,
+             inf_norm: float | None = None) -> tuple[str, str]:
     """PnP-ISTA, x ← D(x − γAᵀ(Ax − y)), with the playground's denoisers (NLM with W fixed from x₀, TV prox, GS);
     ``rho``: ρ(P) of the current fixed W when it was estimated (small images), which decides where no closed-form
-    bound applies."""
+    bound applies; ``inf_norm``: ‖P‖∞ of the current W for inpainting
+    (:func:`pnp_lessons.analysis.inpainting_inf_norm`), which checks the row-sum bound on the weights as computed
+    (float32 weights of very dissimilar patches can underflow to 0, where the exact NLM weights are positive)."""
     gamma, d, op = s["gamma"], s.get("denoiser", ""), s.get("operator")
     if d == "tv":   # D = prox of σ·TV, so the step is forward-backward splitting on f + (σ/γ)·TV
         L = _norm(problem)
@@ -81,9 +84,19 @@ def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None) 
             return "holds", ("inpainting with W fixed and 0 < γ < 1: PnP-ISTA converges from any start "
                              f"(Gavaskar & Chaudhury 2020, Theorem 5){window_ok}")
         if gamma < 2:   # analysis.inpainting_inf_norm: the i-th row sum of |P| is 1 − (1 − |1 − γ|)·s_i < 1
+            if inf_norm is not None and inf_norm >= 1:
+                if rho is not None:
+                    return _rho_says(rho, gamma)
+                return "outside", (f"‖P‖∞ = 1 for this W at γ = {gamma:g}: a row of W has no weight on an observed "
+                                   "pixel as computed (float32 weights of dissimilar patches underflow to 0), so the "
+                                   "row-sum bound fails; Theorem 5 needs γ < 1")
+            value = ""
+            if inf_norm is not None:
+                value = (f" (‖P‖∞ = 1 − {1 - inf_norm:.1e} for this W: the bound allows a rate no run will show)"
+                         if inf_norm > 1 - 1e-6 else f" (‖P‖∞ = {inf_norm:.6f} for this W)")
             return "holds", (f"inpainting with W fixed and γ = {gamma:g} < 2: every absolute row sum of P is "
                              "1 − (1 − |1 − γ|)·(observed weight of the row) < 1, so ρ(P) ≤ ‖P‖∞ < 1 and the "
-                             f"iterates converge (Theorem 1){window_ok}; beyond Theorem 5's 0 < γ < 1")
+                             f"iterates converge (Theorem 1){value}{window_ok}; beyond Theorem 5's 0 < γ < 1")
         if rho is not None:
             return _rho_says(rho, gamma)
         return "outside", (f"γ = {gamma:g} ≥ 2: the row-sum bound reaches 1 and Theorem 5 needs γ < 1; only "

@@ -23,7 +23,7 @@ from .controls import Controls
 from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
 from ..problems import (RHO_MAX_PIXELS, SHAREABLE, ProblemCache, default_settings, describe, estimate_rho,
-                        guarantee, settings_from_query, settings_to_query, start)
+                        guarantee, inf_norm_of_w, settings_from_query, settings_to_query, start)
 from .badge import badge_html
 from .runner import Frame, LiveRunner
 
@@ -250,8 +250,10 @@ class Playground(W.VBox):
 
     def _start(self, settings: dict):
         problem, iterator = start(settings, self.cache)
-        self.badge.value = badge_html(*guarantee(settings, problem))
-        rho_decides = guarantee(settings, problem, rho=0.5) != guarantee(settings, problem)   # no closed-form bound
+        inf = inf_norm_of_w(settings, problem, self.cache)      # the row-sum bound on this W (inpainting)
+        said = guarantee(settings, problem, inf_norm=inf)
+        self.badge.value = badge_html(*said)
+        rho_decides = guarantee(settings, problem, rho=0.5, inf_norm=inf) != said     # no bound settles it
         if rho_decides and settings["solver"] == "pnp-ista" and settings["denoiser"] == "nlm" \
                 and problem.x_true.numel() <= RHO_MAX_PIXELS:     # small enough: ρ(P) of this W
             iterator = self._then_rho(iterator, settings, problem)
@@ -272,7 +274,8 @@ class Playground(W.VBox):
             if rec.done:     # the runner stops at the last record: estimate before handing it over
                 rho = estimate_rho(settings, problem, self.cache)
                 if rho is not None:
-                    self.badge.value = badge_html(*guarantee(settings, problem, rho))
+                    inf = inf_norm_of_w(settings, problem, self.cache)
+                    self.badge.value = badge_html(*guarantee(settings, problem, rho, inf_norm=inf))
             yield rec
 
     def _on_frame(self, f: Frame):
