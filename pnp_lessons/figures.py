@@ -10,7 +10,7 @@ import html
 import io
 import math
 
-__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "OKABE_ITO"]
+__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "error_map", "OKABE_ITO"]
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 """Line colours that stay apart for the common colour-vision deficiencies (Okabe & Ito 2008): blue, vermillion,
@@ -135,3 +135,31 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
         out.append(f"<text x='{ml + pw}' y='12' text-anchor='end' fill='#d62728'>▲ {html.escape(mark_label)}</text>")
     out.append("</svg>")
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- error maps
+_MAGMA = None
+
+
+def error_map(x, ref, vmax: float = 0.25):
+    """``|x − ref|`` (mean over channels) as an RGB image in the magma colour map — perceptually uniform and
+    readable with the common colour-vision deficiencies — black at 0 and pale yellow at ``vmax`` and above; returns
+    ``(image (1, 3, H, W) in [0, 1], mean abs error, max abs error)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> img, mae, mx = error_map(torch.zeros(1, 1, 4, 4), torch.full((1, 1, 4, 4), 0.1))
+    >>> img.shape, round(mae, 3), round(mx, 3)
+    (torch.Size([1, 3, 4, 4]), 0.1, 0.1)
+    """
+    import torch
+
+    global _MAGMA
+    if _MAGMA is None:
+        from matplotlib import colormaps
+
+        _MAGMA = torch.tensor(colormaps["magma"](range(256))[:, :3], dtype=torch.float32)
+    e = (x.detach().float() - ref.detach().float().to(x.device)).abs().mean(dim=1)[0].cpu()
+    idx = (e / vmax).clamp(0, 1).mul(255).round().long()
+    return _MAGMA[idx].permute(2, 0, 1)[None], float(e.mean()), float(e.max())

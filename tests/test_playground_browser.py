@@ -37,7 +37,8 @@ def test_playground_streams_a_new_frame_after_a_keyboard_move(voila_url, browser
         assert "from pnp_lessons" not in text, "Voilà must hide the code"
         assert_no_error_text(text)
         assert page.evaluate("() => Array.from(document.querySelectorAll('img.pnp-img'))"
-                             ".filter(i => i.naturalWidth > 0).length") == 3, "an image did not render"
+                             ".filter(i => i.naturalWidth > 0).length") == 4, "an image did not render"
+        assert "mean" in page.inner_text(".pnp-caption-error")          # y, B, x and B's error map
         assert "run 1:" in page.inner_text(".pnp-playground"), "loading the page must not start a second run"
         before = _src(page)
         caption_before = page.inner_text(".pnp-caption-iterate")

@@ -232,3 +232,17 @@ def test_the_row_sum_bound_is_checked_on_the_weights_as_computed():
     problem = cache.problem(settings)
     value = P.inf_norm_of_w(settings, problem, cache)      # 32², h = 15/255: a sharp W, ‖P‖∞ just below 1
     assert 0 < value < 1 and "‖P‖∞ = 1 − " in P.guarantee(settings, problem, inf_norm=value)[1]
+
+
+
+def test_the_playground_maps_where_the_iterate_is_wrong():
+    from pnp_lessons.widgets import Playground
+
+    app = Playground(defaults=dict(SMALL, max_iter=3), autostart=True, debounce=0.01)
+    try:
+        assert app.wait(60)
+        cap = app.panel.error.caption_text
+        assert "magma" in cap and "mean" in cap and app.panel.error.image.value[:4] == b"\x89PNG"
+        assert app.panel.error.image.tooltip == cap                      # the caption is its text alternative
+    finally:
+        app.close()

@@ -1,4 +1,4 @@
-"""Image panel: observation | (pinned A) | current iterate | ground truth, side by side.
+"""Image panel: observation | (pinned A) | current iterate | ground truth | error map, side by side.
 
 Each slot is an :class:`ipywidgets.Image` fed with PNG bytes (the browser swaps the picture in
 place, no flicker) and a caption under it. The caption (iteration, PSNR, parameters) is also
@@ -85,23 +85,24 @@ class ImageSlot(W.VBox):
 
 
 class ImagePanel(W.HBox):
-    """Observation, pinned result A (hidden until pinned), current iterate B and ground truth."""
+    """Observation, pinned result A (hidden until pinned), current iterate B, ground truth and B's error map."""
 
     def __init__(self, px: int = 240):
         self.observation = ImageSlot("Observation y", px, "observation")
         self.pinned = ImageSlot("A: pinned result", px, "pinned")
         self.iterate = ImageSlot("Current iterate xₖ", px, "iterate")
         self.truth = ImageSlot("Ground truth x", px, "truth")
+        self.error = ImageSlot("Error |B − x|", px, "error")
         self.pinned.visible = False
-        super().__init__([self.observation, self.iterate, self.truth],
+        super().__init__([self.observation, self.iterate, self.truth, self.error],
                          layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
 
     def show_pinned(self, visible: bool):
         """Show A beside B (A, B first, then y and x) or hide it (y, B, x)."""
         self.pinned.visible = visible
-        self.children = ([self.pinned, self.iterate, self.observation, self.truth] if visible
-                         else [self.observation, self.iterate, self.truth])
+        self.children = ([self.pinned, self.iterate, self.observation, self.truth, self.error] if visible
+                         else [self.observation, self.iterate, self.truth, self.error])
 
     def slots(self) -> dict:
         return {"observation": self.observation, "pinned": self.pinned, "iterate": self.iterate,
-                "truth": self.truth}
+                "truth": self.truth, "error": self.error}

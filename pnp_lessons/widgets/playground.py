@@ -24,10 +24,14 @@ from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
 from ..problems import (RHO_MAX_PIXELS, SHAREABLE, ProblemCache, default_settings, describe, estimate_rho,
                         guarantee, inf_norm_of_w, settings_from_query, settings_to_query, start)
+from ..figures import error_map
 from .badge import badge_html
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
+
+ERROR_VMAX = 0.25
+"""The error map's full scale: |B − x| ≥ 0.25 (a quarter of the intensity range) is drawn pale yellow."""
 
 STATUS_TEXT = {"converged": "converged", "max_iter": "reached the iteration limit", "diverged": "diverged",
                "stopped": "stopped", "error": "could not run", "running": "running"}
@@ -288,6 +292,11 @@ class Playground(W.VBox):
             img, p, what = reported(rec)
             cap = f"B · iteration {rec.k} · {_psnr_text(p)} · {describe(f.settings)} · {state} · {what}"
             self.panel.iterate.show(img, cap)
+            if f.context is not None:     # where B is wrong, pixel by pixel
+                emap, mae, mx = error_map(img, f.context.x_true, ERROR_VMAX)
+                self.panel.error.show(emap, f"|B − x| per pixel at iteration {rec.k}: magma scale, black = 0, "
+                                            f"pale yellow ≥ {ERROR_VMAX:g} (intensities on [0, 1]); mean {mae:.3f}, "
+                                            f"max {mx:.2f}")
             self.curves.update(f.history)
         elif f.final:
             self.panel.iterate.set_caption(f"B · no result · {state}")
