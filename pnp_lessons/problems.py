@@ -589,10 +589,7 @@ def guarantee(s: dict, problem: Problem | None = None, rho: float | None = None,
     >>> guarantee(validate_settings({"gamma": 0.9}))[0], guarantee(validate_settings({"gamma": 2.5}))[0]
     ('holds', 'outside')
     """
-    spec = registry.get(s["solver"])
-    if (rho is not None or inf_norm is not None) and spec.key == "pnp-ista":
-        return spec.guarantee(s, problem, rho=rho, inf_norm=inf_norm)
-    return spec.guarantee(s, problem)
+    return registry.get(s["solver"]).guarantee(s, problem, rho=rho, inf_norm=inf_norm)
 
 
 def inf_norm_of_w(s: dict, problem: Problem, cache: ProblemCache) -> float | None:

@@ -30,6 +30,16 @@ os.environ.setdefault("PNP_LESSONS_FAST", "1")
 os.environ.setdefault("PNP_LESSONS_FOLLOW_DIR", tempfile.mkdtemp(prefix="pnp-follow-test-"))
 
 
+def wait_until(cond, timeout: float = 30.0, step: float = 0.02) -> bool:
+    """Poll ``cond()`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return False
+
+
 def pytest_collection_modifyitems(config, items):
     if not torch.cuda.is_available():
         skip = pytest.mark.skip(reason="no CUDA GPU on this machine (CUDA cases run where one is present)")

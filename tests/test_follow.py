@@ -1,10 +1,10 @@
 """Follow the teacher (pnp_lessons.follow): a presenter's settings reach read-only followers on the same server,
 defaults included, and a bad room name or a garbled state file loses nothing."""
 
-import time
 
 import pytest
 
+from conftest import wait_until
 from pnp_lessons import follow
 from pnp_lessons.params import SettingsError
 
@@ -15,13 +15,6 @@ def rooms(tmp_path, monkeypatch):
     return tmp_path
 
 
-def _until(cond, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_publish_and_read_a_room():
@@ -52,10 +45,10 @@ def test_a_follower_gets_each_new_version():
     f = follow.Follower("r3", lambda s, notes: got.append((s, notes)), interval=0.02)
     try:
         follow.publish("r3", {"gamma": 1.25, "operator": "deblur"})
-        assert _until(lambda: len(got) == 1)
+        assert wait_until(lambda: len(got) == 1)
         assert got[0] == ({"gamma": 1.25, "operator": "deblur"}, [])
         follow.publish("r3", {"gamma": 0.9})          # back to the default: the query is empty
-        assert _until(lambda: len(got) == 2) and got[1] == ({}, [])
+        assert wait_until(lambda: len(got) == 2) and got[1] == ({}, [])
     finally:
         f.close()
 
@@ -68,10 +61,10 @@ def test_a_following_playground_mirrors_the_presenter_and_takes_no_input():
     try:
         assert student.controls.params["gamma"].slider.disabled and student.controls.solver.disabled
         teacher.controls.set_values(gamma=1.4, operator="deblur")
-        assert _until(lambda: student.controls.settings["gamma"] == 1.4
+        assert wait_until(lambda: student.controls.settings["gamma"] == 1.4
                       and student.controls.settings["operator"] == "deblur")
         teacher.controls.set_values(gamma=0.9)         # a default value travels too (as "absent from the link")
-        assert _until(lambda: student.controls.settings["gamma"] == 0.9)
+        assert wait_until(lambda: student.controls.settings["gamma"] == 0.9)
         assert student.controls.settings["operator"] == "deblur"
         assert "Following room" in student.room_line.value and "Presenting to room" in teacher.room_line.value
         assert student.controls.params["gamma"].slider.disabled            # still read-only after updates

@@ -5,6 +5,7 @@ runs — with no other file touched."""
 import pytest
 import torch
 
+from conftest import wait_until
 from pnp_lessons import problems as P
 from pnp_lessons.params import PARAMS
 from pnp_lessons.solvers import registry
@@ -173,7 +174,7 @@ def test_the_playground_shows_the_badge_of_the_running_settings():
         assert "guarantee holds" in app.badge.value and "Theorem 5" in app.badge.value
         app.controls.set_values(gamma=1.5)     # past Theorem 5's range: the row sums of this W, else its ρ(P)
         assert app.wait(60)
-        assert _until(lambda: "ρ(P) =" in app.badge.value or "row sum" in app.badge.value)
+        assert wait_until(lambda: "ρ(P) =" in app.badge.value or "row sum" in app.badge.value)
         assert "guarantee holds" in app.badge.value
         app.controls.set_values(gamma=2.5)
         assert app.wait(60)
@@ -197,7 +198,7 @@ def test_a_small_images_fixed_w_gets_its_spectral_radius_on_the_badge():
                      autostart=True, debounce=0.01)
     try:
         assert app.wait(60)
-        assert _until(lambda: "ρ(P) =" in app.badge.value)
+        assert wait_until(lambda: "ρ(P) =" in app.badge.value)
         s = app.controls.settings
         rho = P.estimate_rho(s, app.cache.problem(P.validate_settings(s)), app.cache)
         assert 0 < rho < 1 and "guarantee holds" in app.badge.value and "Theorem 1" in app.badge.value
@@ -207,15 +208,6 @@ def test_a_small_images_fixed_w_gets_its_spectral_radius_on_the_badge():
     assert P.estimate_rho(big, P.ProblemCache("cpu").problem(big), P.ProblemCache("cpu")) is None
 
 
-def _until(cond, timeout=30.0):
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_the_row_sum_bound_is_checked_on_the_weights_as_computed():

@@ -14,6 +14,7 @@ import time
 import pytest
 import torch
 
+from conftest import wait_until
 from pnp_lessons.images import to_png_bytes
 from pnp_lessons import problems as P
 from pnp_lessons.widgets.runner import LiveRunner, friendly_error
@@ -21,13 +22,6 @@ from pnp_lessons.widgets.runner import LiveRunner, friendly_error
 SMALL = dict(size=48, max_iter=20)
 
 
-def _wait_for(cond, timeout=30.0, step=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return False
 
 
 @pytest.fixture
@@ -148,11 +142,11 @@ def test_runner_cancels_between_iterations_and_keeps_one_worker():
     base = threading.active_count()
     r = LiveRunner(start, frames.append, debounce=0.05, frame_interval=0.01)
     r.submit("a")
-    assert _wait_for(lambda: frames)
+    assert wait_until(lambda: frames)
     for i in range(20):
         r.submit(f"b{i}")
         assert threading.active_count() <= base + 1
-    assert _wait_for(lambda: r.active_runs == 1 and r.last_frame.settings == "b19", 30)
+    assert wait_until(lambda: r.active_runs == 1 and r.last_frame.settings == "b19", 30)
     r.stop()
     assert r.wait(10)
     assert r.max_active == 1
@@ -230,7 +224,7 @@ def test_stop_button_stops_the_run(app):
 
     app.runner.start = slow_start
     app.controls.set_values(max_iter=500)
-    assert _wait_for(lambda: app.runner.active_runs == 1 and app.runner.last_frame is not None
+    assert wait_until(lambda: app.runner.active_runs == 1 and app.runner.last_frame is not None
                      and not app.runner.last_frame.final)
     assert "computing" in app.busy.value and not app.stop_button.disabled
     app.stop_button.click()
@@ -409,7 +403,7 @@ def test_threads_return_to_baseline_after_close():
     for g in (0.5, 0.7, 0.9):
         a.controls.set_values(gamma=g)
     a.close()
-    assert _wait_for(lambda: threading.active_count() == base, 10), threading.enumerate()
+    assert wait_until(lambda: threading.active_count() == base, 10), threading.enumerate()
 
 
 # --------------------------------------------------------------------------- a real ipykernel

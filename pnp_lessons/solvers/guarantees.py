@@ -52,17 +52,19 @@ def _rho_says(rho: float, gamma: float, margin: float = 1e-6) -> tuple[str, str]
 
 
 def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None,
-             inf_norm: float | None = None) -> tuple[str, str]:
+             inf_norm: float | None = None, tv_weight: str = "(σ/γ)") -> tuple[str, str]:
     """PnP-ISTA, x ← D(x − γAᵀ(Ax − y)), with the playground's denoisers (NLM with W fixed from x₀, TV prox, GS);
     ``rho``: ρ(P) of the current fixed W when it was estimated (small images), which decides where no closed-form
     bound applies; ``inf_norm``: ‖P‖∞ of the current W for inpainting
     (:func:`pnp_lessons.analysis.inpainting_inf_norm`), which checks the row-sum bound on the weights as computed
-    (float32 weights of very dissimilar patches can underflow to 0, where the exact NLM weights are positive)."""
+    (float32 weights of very dissimilar patches can underflow to 0, where the exact NLM weights are positive);
+    ``tv_weight``: how the TV denoiser's weight reads in the objective — ``(σ/γ)`` for the playground's prox of
+    σ·TV, ``λ`` for a prox of γλ·TV (lesson 03). The other solvers' functions take and ignore such measurements."""
     gamma, d, op = s["gamma"], s.get("denoiser", ""), s.get("operator")
-    if d == "tv":   # D = prox of σ·TV, so the step is forward-backward splitting on f + (σ/γ)·TV
+    if d == "tv":   # D = prox of γ·(weight)·TV: forward-backward splitting on f + (weight)·TV
         L = _norm(problem)
         if gamma < 2 / L:
-            return "holds", (f"PnP-ISTA with the TV prox is forward–backward splitting on ½‖Ax − y‖² + (σ/γ)·TV: "
+            return "holds", (f"PnP-ISTA with the TV prox is forward–backward splitting on ½‖Ax − y‖² + {tv_weight}·TV: "
                              f"it converges to a minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (Combettes & Wajs 2005)")
         return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: forward–backward splitting needs γ below it"
     if d == "nlm-adaptive":
@@ -107,7 +109,7 @@ def pnp_ista(s: dict, problem=None, window: int = 11, rho: float | None = None,
                        "when Assumption 2 holds, but gives no value; ρ(P) < 1 decides (Theorem 1)")
 
 
-def pnp_hqs(s: dict, problem=None) -> tuple[str, str]:
+def pnp_hqs(s: dict, problem=None, **measured) -> tuple[str, str]:
     """PnP-HQS, z = D(x), x ← prox_{τf}(z) with τ = 1/λ."""
     if str(s.get("denoiser", "")).startswith("gs:"):
         return "none", ("no guarantee: with the GS denoiser and τ = 1/λ this is GS-PnP without backtracking, whose "
@@ -115,7 +117,7 @@ def pnp_hqs(s: dict, problem=None) -> tuple[str, str]:
     return "none", "no guarantee stated for PnP-HQS with this denoiser"
 
 
-def gs_pnp(s: dict, problem=None) -> tuple[str, str]:
+def gs_pnp(s: dict, problem=None, **measured) -> tuple[str, str]:
     """GS-PnP, with Armijo backtracking unless ``s['backtracking']`` is False (the playground always backtracks)."""
     if s.get("backtracking", True) is False:
         return "none", ("backtracking off: Theorem 1 (Hurault et al. 2022) needs τ < 1/(λL), and L, the Lipschitz "
@@ -124,7 +126,7 @@ def gs_pnp(s: dict, problem=None) -> tuple[str, str]:
                      "accumulation points are critical points of F (Hurault et al. 2022, the argument of Theorem 1)")
 
 
-def fista_tv(s: dict, problem=None) -> tuple[str, str]:
+def fista_tv(s: dict, problem=None, **measured) -> tuple[str, str]:
     """FISTA on ½‖Ax − y‖² + λ·TV with the step τ = γ/‖AᵀA‖."""
     if s["gamma"] <= 1:
         return "holds", ("convex problem, step γ/‖AᵀA‖ ≤ 1/L: F(xₖ) − F* = O(1/k²) "

@@ -47,7 +47,8 @@ class SolverSpec:
     available : callable
         ``available() -> str``: ``''`` when it can run here, else the reason (e.g. weights not shipped).
     guarantee : callable
-        ``guarantee(settings, problem=None) -> (state, text)``: what the theory promises for these settings
+        ``guarantee(settings, problem=None, **measured) -> (state, text)``: what the theory promises for these
+        settings, given what was measured on the run's W (``rho``, ``inf_norm``; ignored where no theorem uses it)
         (:mod:`pnp_lessons.solvers.guarantees`; state ``'holds'``, ``'outside'`` or ``'none'``).
     reference : str
         Where the method comes from (paper, equation).
@@ -62,7 +63,8 @@ class SolverSpec:
     describe: Callable[[dict], str] | None = None
     available: Callable[[], str] = field(default=lambda: "")
     reference: str = ""
-    guarantee: Callable[..., tuple] = field(default=lambda s, problem=None: ("none", "no guarantee stated"))
+    guarantee: Callable[..., tuple] = field(default=lambda s, problem=None, **measured: ("none",
+                                                                                             "no guarantee stated"))
 
     def __post_init__(self):
         if self.denoiser not in ("any", "gs", None):

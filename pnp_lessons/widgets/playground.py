@@ -260,7 +260,7 @@ class Playground(W.VBox):
         rho_decides = guarantee(settings, problem, rho=0.5, inf_norm=inf) != said     # no bound settles it
         if rho_decides and settings["solver"] == "pnp-ista" and settings["denoiser"] == "nlm" \
                 and problem.x_true.numel() <= RHO_MAX_PIXELS:     # small enough: ρ(P) of this W
-            iterator = self._then_rho(iterator, settings, problem)
+            iterator = self._then_rho(iterator, settings, problem, inf)
         if problem.key != self._shown_key:
             p = psnr(problem.y_display, problem.x_true)
             s = settings
@@ -271,15 +271,14 @@ class Playground(W.VBox):
             self._shown_key = problem.key
         return problem, iterator
 
-    def _then_rho(self, iterator, settings: dict, problem):
+    def _then_rho(self, iterator, settings: dict, problem, inf_norm: float | None):
         """The run, and at its last record (in the same worker thread, unless the run was cancelled) ρ(P) of its
         fixed W on the badge: the first frame does not wait for the estimate."""
         for rec in iterator:
             if rec.done:     # the runner stops at the last record: estimate before handing it over
                 rho = estimate_rho(settings, problem, self.cache)
                 if rho is not None:
-                    inf = inf_norm_of_w(settings, problem, self.cache)
-                    self.badge.value = badge_html(*guarantee(settings, problem, rho, inf_norm=inf))
+                    self.badge.value = badge_html(*guarantee(settings, problem, rho, inf_norm=inf_norm))
             yield rec
 
     def _on_frame(self, f: Frame):

@@ -95,13 +95,8 @@ def make_denoiser(kind: str, sigma255: float, gs=None):
 def guarantee(task: str, kind: str, gamma: float, problem: Problem | None = None) -> tuple[str, str]:
     """``(state, text)``: what the theory says of PnP-ISTA with the lesson's denoiser ``kind`` at step γ
     (:mod:`pnp_lessons.solvers.guarantees`; the lesson's TV denoiser is the prox of γλ·TV, λ = 0.8σ)."""
-    if kind == "tv":
-        L = float(problem.op.norm()) if problem is not None else 1.0
-        if 0 < gamma < 2 / L:
-            return "holds", (f"D = prox of γλ·TV makes PnP-ISTA the ISTA of ½‖Ax − y‖² + λ·TV: it converges to a "
-                             f"minimiser for 0 < γ < 2/‖AᵀA‖ = {2 / L:.2f} (forward–backward splitting)")
-        return "outside", f"γ = {gamma:g} ≥ 2/‖AᵀA‖ = {2 / L:.2f}: outside the range of forward–backward splitting"
-    return guarantees.pnp_ista({"operator": task, "denoiser": kind, "gamma": gamma}, problem, window=NLM_WINDOW)
+    return guarantees.pnp_ista({"operator": task, "denoiser": kind, "gamma": gamma}, problem, window=NLM_WINDOW,
+                               tv_weight="λ")
 
 
 def solve(problem: Problem, kind: str, gamma: float, sigma255: float, gs=None, max_iter: int | None = None):
