@@ -2,22 +2,25 @@
 
     .venv/bin/python benchmarks/live.py                 # in-process parts + Voilà/Chromium part
     .venv/bin/python benchmarks/live.py --no-browser    # in-process parts only
-    .venv/bin/python benchmarks/live.py --repeats 10 --size 128
+    .venv/bin/python benchmarks/live.py --repeats 10 --sizes 128 256
 
-Everything runs on the playground's default settings (inpainting, 70 % missing, noise 10/255,
-PnP-ISTA + fixed NLM W, γ = 0.9, σ·255 = 15, 150 iterations, 128² grey camera) unless told
-otherwise, on CPU unless CUDA is present. Peers are measured in the same run and printed as ratios:
+Everything runs on the playground's default problem (inpainting, 70 % missing, noise 10/255, grey camera) with
+two methods: PnP-ISTA + fixed NLM W (γ = 0.9, σ·255 = 15, 150 iterations; the slider moved is γ) and GS-PnP with
+the shipped grey GS-DRUNet (the registry's suggested σ and λ; the slider moved is λ), on CPU unless CUDA is present.
+Each is measured at the playground's default size (256² on CPU, 512² with CUDA) and, as the peer in the same run,
+at 128², the default before it grew. Peers are printed as ratios:
 
 1. **bare loop** — ``problems.start`` + iterating the solver generator, no widgets, no thread:
-   time to the first iterate after a γ change (problem and W cached) and after a σ change (W
+   time to the first iterate after a slider change (problem and W cached) and after a σ change (NLM: W
    rebuilt), iterations/s;
 2. **widgets, in process** — a :class:`~pnp_lessons.widgets.Playground` driven from Python: a
-   γ slider change → first frame handed to the views (includes the 150 ms debounce), frames/s and
+   slider change → first frame handed to the views (includes the 150 ms debounce), frames/s and
    iterations/s while streaming; ratio against (1) = the runner's overhead;
-3. **Voilà + Chromium** — the real page: ArrowRight on the γ slider handle → the iterate image's
-   ``src`` changes in the browser (end-to-end latency), frames/s counted by a MutationObserver,
-   and the resident memory (RSS and USS) of the page's kernel once the first run has finished,
-   against the kernel of the welcome page (which imports the package and torch) as the peer;
+3. **Voilà + Chromium** — the real page at its default size: ArrowRight on the slider handle (γ for PnP-ISTA, λ
+   for GS-PnP, opened by a link ``?solver=gs-pnp&…``) → the iterate image's ``src`` changes in the browser
+   (end-to-end latency), frames/s counted by a MutationObserver, and the resident memory (RSS and USS) of the
+   page's kernel once the first run has finished, against the kernel of the welcome page (which imports the
+   package and torch) as the peer;
 4. **CUDA only** — GS-PnP at 256² with a shipped GS-DRUNet (or a random small one when none is
    shipped, flagged): time per streamed frame.
 
@@ -50,25 +53,34 @@ def med(xs):
 
 
 # --------------------------------------------------------------------------- 1. bare loop
-def bare(settings: dict, repeats: int) -> dict:
+def moved(settings: dict, key: str, r: int) -> dict:
+    """The settings after the ``r``-th move of the slider ``key`` by one step of its grid, back and forth (what
+    ArrowRight / ArrowLeft on its handle does: γ ± 0.05, λ × 10^±0.1; a smaller change is a snap, not a move)."""
+    if r % 2:
+        return dict(settings)
+    p = P.PARAMS[key]
+    return dict(settings, **{key: settings[key] * 10 ** p.step if p.log else round(settings[key] + p.step, 6)})
+
+
+def bare(settings: dict, repeats: int, key: str = "gamma") -> dict:
     """The bare loop, run in a plain worker thread like the runner's (same torch threading)."""
     import threading
 
     out: dict = {}
-    t = threading.Thread(target=lambda: out.update(_bare(settings, repeats)))
+    t = threading.Thread(target=lambda: out.update(_bare(settings, repeats, key)))
     t.start()
     t.join()
     return out
 
 
-def _bare(settings: dict, repeats: int) -> dict:
+def _bare(settings: dict, repeats: int, key: str) -> dict:
     cache = P.ProblemCache()
     problem, it = P.start(settings, cache)  # warm: problem + W for this σ
     for _ in it:
         pass
-    first_gamma, first_sigma, rates = [], [], []
+    first_move, first_sigma, rates = [], [], []
     for r in range(repeats):
-        s = dict(settings, gamma=settings["gamma"] + (0.05 if r % 2 == 0 else 0.0))
+        s = moved(settings, key, r)
         t0 = time.perf_counter()
         _, it = P.start(s, cache)
         next(it)
@@ -77,7 +89,7 @@ def _bare(settings: dict, repeats: int) -> dict:
         for _ in it:
             n += 1
         t2 = time.perf_counter()
-        first_gamma.append(t1 - t0)
+        first_move.append(t1 - t0)
         rates.append(n / (t2 - t0))
         s = dict(settings, sigma=settings["sigma"] + 0.5 * (r + 1))  # new σ: W is rebuilt
         t0 = time.perf_counter()
@@ -85,21 +97,24 @@ def _bare(settings: dict, repeats: int) -> dict:
         next(it)
         first_sigma.append(time.perf_counter() - t0)
         it.close()
-    return {"first_gamma_s": med(first_gamma), "first_sigma_s": med(first_sigma), "its_per_s": med(rates)}
+    return {"first_move_s": med(first_move), "first_sigma_s": med(first_sigma), "its_per_s": med(rates)}
 
 
 # --------------------------------------------------------------------------- 2. widgets in process
-def widgets(settings: dict, repeats: int) -> dict:
+def widgets(settings: dict, repeats: int, key: str = "gamma") -> dict:
     from pnp_lessons.widgets import Playground
 
     app = Playground(defaults=settings, autostart=True)
     app.wait(300)
     lat, fps, its = [], [], []
-    slider = app.controls.params["gamma"].slider
+    slider = app.controls.params[key].slider
     for r in range(repeats):
-        slider.value = round(settings["gamma"] + (0.05 if r % 2 == 0 else 0.0), 2)
+        before = app.runner.stats.get("run_id")
+        slider.value = moved(settings, key, r)[key]
         app.wait(300)
         st = app.runner.stats
+        if st.get("run_id") == before:
+            raise RuntimeError(f"moving {key} started no run: the measurement would be stale")
         lat.append(st["first_frame_latency_s"])
         fps.append(st["frames_per_s"])
         its.append(st["iterations_per_s"])
@@ -109,7 +124,7 @@ def widgets(settings: dict, repeats: int) -> dict:
         app.wait(300)
         sig.append(app.runner.stats["first_frame_latency_s"])
     app.close()
-    return {"first_frame_gamma_s": med(lat), "first_frame_sigma_s": med(sig), "frames_per_s": med(fps),
+    return {"first_frame_move_s": med(lat), "first_frame_sigma_s": med(sig), "frames_per_s": med(fps),
             "its_per_s": med(its), "debounce_s": 0.15}
 
 
@@ -119,7 +134,7 @@ def _mem(p) -> tuple[float, float]:
     return info.rss / 2**20, info.uss / 2**20
 
 
-def browser(repeats: int) -> dict:
+def browser(repeats: int, query: str = "", key: str = "gamma") -> dict:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         return {"skipped": "chromium not installed"}
@@ -146,7 +161,7 @@ def browser(repeats: int) -> dict:
 
             page = b.new_page(viewport={"width": 1200, "height": 800})
             t0 = time.monotonic()
-            page.goto(f"{url}/voila/render/apps/playground.ipynb", timeout=180_000)
+            page.goto(f"{url}/voila/render/apps/playground.ipynb" + (f"?{query}" if query else ""), timeout=180_000)
             img = "img.pnp-img-iterate"
             page.wait_for_function(f"() => {{ const i = document.querySelector('{img}');"
                                    " return i && i.src && i.src.startsWith('blob:'); }", timeout=180_000)
@@ -159,7 +174,7 @@ def browser(repeats: int) -> dict:
             page.evaluate(f"""() => {{ window.__frames = 0; const i = document.querySelector('{img}');
                 new MutationObserver(() => window.__frames++).observe(i, {{attributes: true,
                 attributeFilter: ['src']}}); }}""")
-            handle = page.locator(".pnp-slider-gamma .noUi-handle")
+            handle = page.locator(f".pnp-slider-{key} .noUi-handle")
             lat, fps = [], []
             for r in range(repeats):
                 handle.focus()
@@ -220,43 +235,71 @@ def cuda_gs(repeats: int) -> dict:
             "first_frame_s": med(lat)}
 
 
+def methods() -> list[tuple[str, dict, str, str]]:
+    """(label, settings, slider moved, link query) for PnP-ISTA + NLM and GS-PnP on the default problem."""
+    from pnp_lessons.problems import settings_to_query, suggested_parameters
+
+    s = P.default_settings()
+    out = [("PnP-ISTA + NLM", s, "gamma", "")]
+    gs = [k for k, _, ok, _ in P.available_denoisers() if ok and k.startswith("gs:")]
+    if gs:
+        g = dict(s, solver="gs-pnp", denoiser=gs[0])
+        g.update(suggested_parameters(g))
+        out.append(("GS-PnP (" + gs[0][3:] + ")", g, "lam",
+                    settings_to_query({k: g[k] for k in ("solver", "denoiser", "sigma", "lam")})))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--size", type=int, default=None, help="image size (default: the playground's)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=None,
+                    help="image sizes (default: 128, the peer, and the playground's default)")
     ap.add_argument("--no-browser", action="store_true")
     a = ap.parse_args(argv)
-    s = P.default_settings()
-    if a.size:
-        s["size"] = a.size
-    print(f"device: {describe_device()} · torch {torch.__version__} · settings: {P.describe(s)}, "
-          f"{s['size']}² grey, K = {s['max_iter']}")
-    b = bare(s, a.repeats)
-    print(f"[1] bare loop      first iterate after a γ change {b['first_gamma_s'] * 1e3:7.1f} ms · after a σ change "
-          f"(W rebuilt) {b['first_sigma_s'] * 1e3:7.1f} ms · {b['its_per_s']:6.1f} it/s")
-    w = widgets(s, a.repeats)
-    print(f"[2] widgets        first frame after a γ change {w['first_frame_gamma_s'] * 1e3:7.1f} ms (incl. "
-          f"{w['debounce_s'] * 1e3:.0f} ms debounce) · σ change {w['first_frame_sigma_s'] * 1e3:7.1f} ms · "
-          f"{w['frames_per_s']:5.1f} frames/s · {w['its_per_s']:6.1f} it/s")
-    print(f"    ratios         latency widgets/bare (γ) = {w['first_frame_gamma_s'] / b['first_gamma_s']:.2f}× · "
-          f"minus debounce = {(w['first_frame_gamma_s'] - w['debounce_s']) / b['first_gamma_s']:.2f}× · "
-          f"throughput widgets/bare = {w['its_per_s'] / b['its_per_s']:.2f}")
-    if not a.no_browser:
-        v = browser(a.repeats)
+    default = P.default_settings()["size"]
+    sizes = a.sizes or sorted({128, default})
+    print(f"device: {describe_device()} · torch {torch.__version__} · problem: "
+          f"{P.describe(P.default_settings()).split(' · ', 1)[1]}, grey camera · default size {default}² · "
+          f"peer: 128² (the default before) · target: first frame ≤ 0.5 s after a slider move")
+    for label, s0, key, query in methods():
+        sym = P.PARAMS[key].symbol
+        rows = {}
+        for n in sizes:
+            s = dict(s0, size=n)
+            b = bare(s, a.repeats, key)
+            w = widgets(s, a.repeats, key)
+            rows[n] = (b, w)
+            print(f"[1] {label:22s} {n:4d}² bare: first iterate after a {sym} change "
+                  f"{b['first_move_s'] * 1e3:7.1f} ms · after a σ change {b['first_sigma_s'] * 1e3:7.1f} ms · "
+                  f"{b['its_per_s']:6.1f} it/s")
+            print(f"[2] {label:22s} {n:4d}² widgets: first frame after a {sym} change "
+                  f"{w['first_frame_move_s'] * 1e3:7.1f} ms (incl. {w['debounce_s'] * 1e3:.0f} ms debounce) · "
+                  f"σ change {w['first_frame_sigma_s'] * 1e3:7.1f} ms · {w['frames_per_s']:5.1f} frames/s · "
+                  f"{w['its_per_s']:6.1f} it/s · runner overhead (minus debounce) "
+                  f"{(w['first_frame_move_s'] - w['debounce_s']) / b['first_move_s']:.2f}×")
+        if 128 in rows and default in rows and default != 128:
+            (b0, w0), (b1, w1) = rows[128], rows[default]
+            print(f"    ratios {label:15s} {default}² / 128²: first frame (widgets) "
+                  f"{w1['first_frame_move_s'] / w0['first_frame_move_s']:.2f}× · bare first iterate "
+                  f"{b1['first_move_s'] / b0['first_move_s']:.2f}× · it/s {b1['its_per_s'] / b0['its_per_s']:.2f}×")
+        if a.no_browser:
+            continue
+        v = browser(a.repeats, query, key)
         if "skipped" in v:
             print(f"[3] Voilà          skipped: {v['skipped']}")
-        else:
-            print(f"[3] Voilà+Chromium page open → first frame {v['page_open_to_first_frame_s']:.2f} s, → first "
-                  f"result {v['page_open_to_first_result_s']:.2f} s · ArrowRight on γ → new frame in the browser "
-                  f"{v['browser_first_frame_s'] * 1e3:.0f} ms (median of {v['browser_first_frame_all_s']}) · "
-                  f"{v['browser_frames_per_s']:.1f} frames/s")
-            print(f"    memory         playground kernel RSS {v['playground_kernel_rss_mib']:.0f} MiB "
-                  f"(USS {v['playground_kernel_uss_mib']:.0f} MiB; after the moves RSS "
-                  f"{v.get('playground_kernel_rss_after_moves_mib', float('nan')):.0f} MiB) · welcome-page kernel "
-                  f"RSS {v['welcome_kernel_rss_mib']:.0f} MiB (USS {v['welcome_kernel_uss_mib']:.0f}) · ratio "
-                  f"{v['playground_kernel_rss_mib'] / v['welcome_kernel_rss_mib']:.2f}×")
-            print(f"    ratio          browser/in-process first frame = "
-                  f"{v['browser_first_frame_s'] / w['first_frame_gamma_s']:.2f}×")
+            continue
+        w = rows.get(default, next(iter(rows.values())))[1]
+        print(f"[3] {label:22s} {default:4d}² Voilà+Chromium: page open → first frame "
+              f"{v['page_open_to_first_frame_s']:.2f} s, → first result {v['page_open_to_first_result_s']:.2f} s · "
+              f"ArrowRight on {sym} → new frame in the browser {v['browser_first_frame_s'] * 1e3:.0f} ms (median of "
+              f"{v['browser_first_frame_all_s']}) · {v['browser_frames_per_s']:.1f} frames/s · "
+              f"browser/in-process {v['browser_first_frame_s'] / w['first_frame_move_s']:.2f}×")
+        print(f"    memory         playground kernel RSS {v['playground_kernel_rss_mib']:.0f} MiB "
+              f"(USS {v['playground_kernel_uss_mib']:.0f} MiB; after the moves RSS "
+              f"{v.get('playground_kernel_rss_after_moves_mib', float('nan')):.0f} MiB) · welcome-page kernel "
+              f"RSS {v['welcome_kernel_rss_mib']:.0f} MiB (USS {v['welcome_kernel_uss_mib']:.0f}) · ratio "
+              f"{v['playground_kernel_rss_mib'] / v['welcome_kernel_rss_mib']:.2f}×")
     g = cuda_gs(a.repeats)
     if "skipped" in g:
         print(f"[4] GS-PnP 256²    skipped: {g['skipped']}")

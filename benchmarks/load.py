@@ -48,6 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "apps/playground.ipynb"
+QUERY = ""   # e.g. "?size=128": the playground's settings as a link (main sets it from --size)
 IMG = "img.pnp-img-iterate"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -198,7 +199,7 @@ async def student(browser, url: str, i: int, duration: float, think: float, fram
     page = await ctx.new_page()
     try:
         t0 = time.monotonic()
-        await page.goto(f"{url}/voila/render/{PAGE}", timeout=open_timeout * 1000)
+        await page.goto(f"{url}/voila/render/{PAGE}{QUERY}", timeout=open_timeout * 1000)
         left = max(1.0, open_timeout - (time.monotonic() - t0))
         await page.wait_for_function(f"() => {{ const i = document.querySelector('{IMG}');"
                                      " return i && i.src && i.src.startsWith('blob:'); }", timeout=left * 1000)
@@ -301,8 +302,9 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
 
     lines = []
     total_mib = psutil.virtual_memory().total / 2**20
+    mode = "CI-fast (48², 20 iterations)" if args.fast else f"full ({args.size}², 150 iterations)"
     lines.append(f"machine: {os.cpu_count()} CPU cores, {total_mib / 1024:.1f} GiB memory; "
-                 f"page {PAGE}, {'CI-fast (48², 20 iterations)' if args.fast else 'full (128², 150 iterations)'} "
+                 f"page {PAGE}{QUERY}, {mode} "
                  f"settings; {args.duration:.0f} s of moves per round, {args.think:.1f} s think time")
     hdr = (f"{'N':>3} {'resp.':>6} {'moves':>6} {'first frame p50/max s':>22} {'slider→frame p50/p90/p99/max s':>32} "
            f"{'kernel RSS MiB (peak, median)':>30} {'USS':>6} {'all kernels MiB':>16} {'machine used MiB':>17}")
@@ -355,9 +357,14 @@ def main(argv=None):
     ap.add_argument("--cull-interval", type=int, default=5)
     ap.add_argument("--no-peer", action="store_true", help="skip the N = 1 round")
     ap.add_argument("--fast", action="store_true", help="CI-fast page settings (48², 20 iterations)")
+    ap.add_argument("--size", type=int, default=128,
+                    help="image size, opened as a link ?size=N (default 128: the size of the table in "
+                         "docs/benchmarks.md; the playground itself now opens at 256² on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--keep-log", type=Path, help="copy the Voilà server's log there")
     args = ap.parse_args(argv)
+    global QUERY
+    QUERY = "" if args.fast else f"?size={args.size}"
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         raise SystemExit("chromium is not installed (make test installs Debian's chromium)")
 

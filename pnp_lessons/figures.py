@@ -10,7 +10,8 @@ import html
 import io
 import math
 
-__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "error_map", "OKABE_ITO"]
+__all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "error_map", "error_scale_html", "ERROR_VMAX",
+           "OKABE_ITO"]
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 """Line colours that stay apart for the common colour-vision deficiencies (Okabe & Ito 2008): blue, vermillion,
@@ -70,10 +71,13 @@ def _fmt(v: float, log: bool) -> str:
     return f"{v:.3g}"
 
 
-def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = False, w: int = 228,
-              h: int = 150, marks: list[int] | None = None, mark_label: str = "rejected trial steps") -> str:
+def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = False, w: int = 340,
+              h: int = 210, marks: list[int] | None = None, mark_label: str = "rejected trial steps",
+              xlabel: str = "iteration k") -> str:
     """An SVG line chart. ``series`` = [(values, colour, dashed)], values indexed by iteration; ``marks``: the
     iterations to flag with a small triangle on the axis (GS-PnP: those where backtracking rejected a trial step).
+    The title names the quantity and its unit; the x axis is labelled ``xlabel``, the y axis has its two ends and
+    its middle marked (log scale: the middle in decades).
 
     Examples
     --------
@@ -81,7 +85,7 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
     >>> s.startswith("<svg") and "polyline" in s
     True
     """
-    ml, mr, mt, mb = 46, 8, 18, 20
+    ml, mr, mt, mb = 54, 10, 22, 32
     pw, ph = w - ml - mr, h - mt - mb
     cleaned = [(_clean(v, log), c, d) for v, c, d in series]
     allpts = [p for pts, _, _ in cleaned for p in pts]
@@ -95,8 +99,8 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
     if marks:
         summary += f"; {mark_label} at iterations {', '.join(map(str, list(marks)[:10]))}"
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' role='img' "
-           f"aria-label='{html.escape(summary, quote=True)}' style='font: 10px sans-serif'>",
-           f"<text x='{ml}' y='12' font-weight='600'>{html.escape(title)}</text>",
+           f"aria-label='{html.escape(summary, quote=True)}' style='font: 12px sans-serif'>",
+           f"<text x='{ml}' y='14' font-weight='600'>{html.escape(title)}</text>",
            f"<rect x='{ml}' y='{mt}' width='{pw}' height='{ph}' fill='#fff' stroke='#bbb'/>"]
     if not allpts:
         out.append(f"<text x='{ml + 6}' y='{mt + ph / 2}' fill='#888'>no values for this solver</text></svg>")
@@ -117,10 +121,12 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
     def Y(v):
         return mt + ph * (1 - (v - ylo) / (yhi - ylo))
 
-    for v, anchor in ((yhi, mt + 8), (ylo, mt + ph)):
-        out.append(f"<text x='{ml - 3}' y='{anchor}' text-anchor='end' fill='#555'>{_fmt(v, log)}</text>")
-    out.append(f"<text x='{ml}' y='{h - 5}' fill='#555'>1</text>")
-    out.append(f"<text x='{ml + pw}' y='{h - 5}' text-anchor='end' fill='#555'>k = {xmax}</text>")
+    for v, anchor in ((yhi, mt + 9), ((ylo + yhi) / 2, mt + ph / 2 + 4), (ylo, mt + ph)):
+        out.append(f"<text x='{ml - 4}' y='{anchor}' text-anchor='end' fill='#444'>{_fmt(v, log)}</text>")
+    out.append(f"<line x1='{ml}' x2='{ml + pw}' y1='{mt + ph / 2}' y2='{mt + ph / 2}' stroke='#eee'/>")
+    out.append(f"<text x='{ml}' y='{mt + ph + 14}' fill='#444'>1</text>")
+    out.append(f"<text x='{ml + pw}' y='{mt + ph + 14}' text-anchor='end' fill='#444'>{xmax}</text>")
+    out.append(f"<text x='{ml + pw / 2}' y='{h - 3}' text-anchor='middle' fill='#444'>{html.escape(xlabel)}</text>")
     for pts, colour, dashed in cleaned:
         if not pts:
             continue
@@ -132,7 +138,8 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
         x, y = X(i), mt + ph
         out.append(f"<path d='M{x - 3:.1f},{y:.1f} L{x + 3:.1f},{y:.1f} L{x:.1f},{y - 6:.1f} Z' fill='#d62728'/>")
     if flagged:
-        out.append(f"<text x='{ml + pw}' y='12' text-anchor='end' fill='#d62728'>▲ {html.escape(mark_label)}</text>")
+        out.append(f"<text x='{ml + pw - 4}' y='{mt + 14}' text-anchor='end' fill='#d62728'>"
+                   f"▲ {html.escape(mark_label)}</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -140,8 +147,22 @@ def svg_chart(title: str, series: list[tuple[list, str, bool]], log: bool = Fals
 # --------------------------------------------------------------------------- error maps
 _MAGMA = None
 
+ERROR_VMAX = 0.25
+"""Top of the error maps' fixed scale (intensities on [0, 1]): pale yellow means an error of 0.25 or more."""
 
-def error_map(x, ref, vmax: float = 0.25):
+# magma at 0, 0.2, …, 1 (matplotlib's table): the error maps' colour bar
+_MAGMA_STOPS = ("#000004", "#3b0f70", "#8c2981", "#de4968", "#fe9f6d", "#fcfdbf")
+
+
+def error_scale_html(vmax: float = ERROR_VMAX) -> str:
+    """The error maps' colour bar as inline HTML: magma from black (0) to pale yellow (≥ ``vmax``), its two ends
+    labelled (hidden from screen readers: the maps' captions say the scale in words)."""
+    bar = f"linear-gradient(to right, {', '.join(_MAGMA_STOPS)})"
+    return (f"<span class='pnp-scale' aria-hidden='true'>0 <span class='bar' style='background:{bar}'></span> "
+            f"≥ {vmax:g}</span>")
+
+
+def error_map(x, ref, vmax: float = ERROR_VMAX):
     """``|x − ref|`` (mean over channels) as an RGB image in the magma colour map — perceptually uniform and
     readable with the common colour-vision deficiencies — black at 0 and pale yellow at ``vmax`` and above; returns
     ``(image (1, 3, H, W) in [0, 1], mean abs error, max abs error)``.

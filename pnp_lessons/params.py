@@ -68,7 +68,7 @@ PARAMS: dict[str, Param] = {p.key: p for p in [
     Param("missing", "%", "pixels missing", 0.0, 95.0, 5.0, digits=0),
     Param("kernel_size", "k", "kernel size, pixels", 3, 25, 2, integer=True, odd=True),
     Param("kernel_std", "s", "Gaussian std, pixels", 0.5, 4.0, 0.1, digits=1),
-    Param("size", "n", "image size, pixels", 32, 256, 16, integer=True),
+    Param("size", "n", "image size, pixels", 32, 512, 16, integer=True),
 ]}
 """The numeric settings, with the symbols of the papers; σ values are shown as σ·255."""
 

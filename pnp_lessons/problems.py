@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from .images import SAMPLES, ImageError, load_image, sample
 from .params import PARAMS, SettingsError, parse_param
-from .runtime import get_device, is_fast
+from .runtime import get_device, is_fast, live_size
 from .denoisers.nlm import nlm_weights
 from .denoisers.tv import TVDenoiser
 from .solvers import registry
@@ -64,11 +64,12 @@ NLM_PATCH, NLM_WINDOW = 5, 11
 
 
 def default_settings() -> dict:
-    """The playground's defaults: inpainting 70 % missing on a grey 128² camera image, PnP-ISTA
-    with a fixed NLM W (the setting of Gavaskar & Chaudhury), γ = 0.9. CI-fast mode: 48², 20
-    iterations."""
+    """The playground's defaults: inpainting 70 % missing on a grey camera image, PnP-ISTA
+    with a fixed NLM W (the setting of Gavaskar & Chaudhury), γ = 0.9, 150 iterations. The image is 256² on CPU
+    and 512² on a CUDA GPU (:func:`~pnp_lessons.runtime.live_size`); CI-fast mode: 48², 20 iterations."""
     fast = is_fast()
-    return dict(image="camera", size=48 if fast else 128, operator="inpaint", missing=70.0, kernel="gaussian",
+    return dict(image="camera", size=live_size(cpu=256, cuda=512, fast=48), operator="inpaint", missing=70.0,
+                kernel="gaussian",
                 kernel_size=9, kernel_std=1.6, factor=2, noise=10.0,
                 denoiser="nlm", solver="pnp-ista",
                 gamma=0.9, sigma=15.0, lam=0.02, max_iter=20 if fast else 150, seed=0)
@@ -377,8 +378,8 @@ def upload_note(data: bytes, name: str = "upload") -> str:
     Examples
     --------
     >>> from pnp_lessons.images import to_png_bytes
-    >>> upload_note(to_png_bytes(torch.rand(1, 3, 300, 200)), "photo.png")
-    'photo.png: PNG, 200×300, 8-bit colour → converted to grey, scaled to at most 256 px'
+    >>> upload_note(to_png_bytes(torch.rand(1, 3, 600, 200)), "photo.png")
+    'photo.png: PNG, 200×600, 8-bit colour → converted to grey, scaled to at most 512 px'
 
     It reads the header only (the pixels were decoded by :func:`pnp_lessons.images.load_image`).
     """
@@ -527,13 +528,15 @@ class ProblemCache:
         return W
 
     def gs(self, name: str):
-        """A shipped gradient-step denoiser, loaded once."""
+        """A shipped gradient-step denoiser, loaded once, remembering g_σ and ∇g_σ at the points it last saw
+        (:class:`~pnp_lessons.solvers.gs_pnp.StartMemo`: after a λ move GS-PnP restarts from the same x₀)."""
         with self._lock:
             if name in self._denoisers:
                 return self._denoisers[name]
         from .denoisers.weights import load_denoiser
+        from .solvers.gs_pnp import StartMemo
 
-        den = load_denoiser(name, device=self.device)
+        den = StartMemo(load_denoiser(name, device=self.device))
         with self._lock:
             self._denoisers[name] = den
         return den

@@ -20,7 +20,7 @@ ENV_VAR = "PNP_LESSONS_DEVICE"
 FAST_ENV = "PNP_LESSONS_FAST"
 
 __all__ = ["get_device", "describe_device", "cpu_threads", "is_fast", "lean_threads", "lean_threads_wanted",
-           "lean_call", "lean", "ENV_VAR", "FAST_ENV"]
+           "lean_call", "lean", "live_size", "ENV_VAR", "FAST_ENV"]
 
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
@@ -82,6 +82,22 @@ def is_fast() -> bool:
     False
     """
     return os.environ.get(FAST_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def live_size(cpu: int, cuda: int, fast: int) -> int:
+    """The side of a live reconstruction, chosen from where it runs: ``fast`` in CI-fast mode, ``cuda`` when the
+    default device (:func:`get_device`) is a CUDA GPU, ``cpu`` otherwise.
+
+    Examples
+    --------
+    >>> import os; os.environ[FAST_ENV] = "1"; live_size(256, 512, 48)
+    48
+    >>> os.environ[FAST_ENV] = "0"; live_size(256, 512, 48) in (256, 512)
+    True
+    """
+    if is_fast():
+        return fast
+    return cuda if get_device().type == "cuda" else cpu
 
 
 # --------------------------------------------------------------------------- threads

@@ -103,33 +103,43 @@ def jupyter_env(tmp: Path) -> dict:
     return env
 
 
-@pytest.fixture(scope="session")
-def voila_url(tmp_path_factory):
-    """Base URL of a Voilà server serving ``notebooks/`` on a free loopback port."""
-    tmp = tmp_path_factory.mktemp("voila")
-    port = free_port()
-    log = open(tmp / "voila.log", "w")
-    voila = Path(sys.executable).with_name("voila")
-    proc = subprocess.Popen([str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "."],
-                            cwd=NOTEBOOKS, env=jupyter_env(tmp), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+def serve(args: list[str], cwd: Path, tmp: Path, probe: str, name: str, timeout: float = 60.0):
+    """Start a Jupyter server process (output in ``tmp/<name>.log``) and wait until ``probe`` answers; fails the
+    test with the log's tail when it does not. Returns the process (stop it with :func:`stop`)."""
+    log_path = tmp / f"{name}.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(args, cwd=cwd, env=jupyter_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
     while True:
         try:
-            urllib.request.urlopen(url + "/", timeout=2)
-            break
+            urllib.request.urlopen(probe, timeout=2)
+            return proc
         except Exception:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                pytest.fail(f"Voilà did not start; log:\n{(tmp / 'voila.log').read_text()[-3000:]}")
+                pytest.fail(f"{name} did not start; log:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.5)
-    yield url
+
+
+def stop(proc):
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def voila_url(tmp_path_factory):
+    """Base URL of a Voilà server serving ``notebooks/`` on a free loopback port."""
+    tmp = tmp_path_factory.mktemp("voila")
+    port = free_port()
+    voila = Path(sys.executable).with_name("voila")
+    url = f"http://127.0.0.1:{port}"
+    proc = serve([str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", "."], NOTEBOOKS, tmp,
+                 url + "/", "voila")
+    yield url
+    stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -161,3 +171,20 @@ def outside_requests(page, url: str) -> list:
 def assert_no_error_text(text: str):
     for marker in ERROR_MARKERS:
         assert marker not in text, f"page shows error text {marker!r}:\n{text[:2000]}"
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN_JS = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.impact} ${v.id} (${v.help}) x${v.nodes.length}: ${v.nodes[0].html.slice(0, 160)}`);
+}"""
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (``make test`` installs axe-core with
+    npm from package-lock.json; skipped with the reason when it is absent)."""
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed (make test runs `npm ci`; it needs node and npm)")
+    page.add_script_tag(content=AXE.read_text())
+    return page.evaluate(AXE_RUN_JS)

@@ -212,3 +212,25 @@ def test_dsg_nlm_is_symmetric_doubly_stochastic_but_not_psd_with_a_window():
     assert -1 <= lo < -0.15 and abs(hi - 1) < 1e-6
     lo_full, _ = eigenvalue_range(nlm_weights(y[..., :12, :12], patch_size=5, window=23, h=30 / 255).symmetrize())
     assert lo_full >= -1e-8
+
+
+@pytest.mark.slow
+def test_lesson05_explorer_numbers_at_its_128_size():
+    """What lesson 05 says of its explorer (128² camera, 80 % missing, noise 10/255, W fixed): with h·255 = 20,
+    ρ(P) = 1 − 1.5e-4 at γ = 0.9 and the run does not reach its tolerance in 150 iterations, while γ = 2.1
+    diverges (ρ ≈ 1.10); with h·255 = 30, ρ(P) ≈ 0.945 and both γ = 0.9 and γ = 2.1 converge."""
+    from pnp_lessons.denoisers.nlm import NLM
+    from pnp_lessons.lessons.l05_pnp_ista_convergence import compute as C
+
+    pb = C.make_problem("inpaint", size=128)
+    seen = {}
+    for h, g in [(20, 0.9), (20, 2.1), (30, 0.9), (30, 2.1)]:
+        W = nlm_weights(pb.x0, C.NLM_PATCH, C.NLM_WINDOW, h=h / 255)
+        rho = spectral_radius(system_matrix(W, pb.op, g, max_pixels=128 * 128))
+        res = run(pnp_ista(pb.op, pb.y, NLM(C.NLM_PATCH, C.NLM_WINDOW, h=h / 255), gamma=g, x0=pb.x0, guide=pb.x0,
+                           ref=pb.x_true, mode="fixed", max_iter=150, tol=1e-7))
+        seen[h, g] = (rho, res.status)
+    assert 1 - seen[20, 0.9][0] == pytest.approx(1.5e-4, abs=0.05e-4) and seen[20, 0.9][1] == "max_iter"
+    assert seen[20, 2.1][0] == pytest.approx(1.10, abs=0.01) and seen[20, 2.1][1] == "diverged"
+    for g in (0.9, 2.1):
+        assert seen[30, g][0] == pytest.approx(0.945, abs=0.002) and seen[30, g][1] == "converged"

@@ -7,7 +7,7 @@ from pnp_lessons.images import sample
 from pnp_lessons.operators import Blur, Inpainting, SuperResolution, gaussian_kernel, motion_kernel
 from pnp_lessons.metrics import psnr
 from pnp_lessons.solvers import fista, gs_pnp, pnp_hqs, run
-from pnp_lessons.solvers.gs_pnp import potential_and_grad, preset
+from pnp_lessons.solvers.gs_pnp import StartMemo, potential_and_grad, preset
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,28 @@ def test_potential_and_grad_matches_the_denoiser(D, image):
     with torch.no_grad():
         assert torch.allclose(image - dg, D.denoise(image, 0.05), atol=1e-5)
     assert g.shape == (1,) and float(g) >= 0
+
+
+def test_the_start_memo_saves_passes_and_changes_no_iterate(D, image):
+    """The playground's cache (StartMemo): after a λ move the run restarts from the same x₀ with the same σ and
+    reuses g_σ(x₀), ∇g_σ(x₀); every iterate equals a run without it, and σ or x₀ changes are not confused."""
+    op = Inpainting(ratio=0.5, seed=0)
+    y = op.observe(image, 10 / 255, seed=0)
+    passes = []
+
+    class Counting:
+        def potential(self, x, sigma):
+            passes.append(1)
+            return D.potential(x, sigma)
+
+    memo = StartMemo(Counting())
+    # a first run (1 pass at x₀ + 4 iterations), two λ moves (x₀ remembered), a σ move (not)
+    for lam, sigma, expected in [(0.1, 0.06, 5), (0.15, 0.06, 4), (0.1, 0.06, 4), (0.1, 0.07, 5)]:
+        plain = run(gs_pnp(op, y, D, sigma=sigma, lam=lam, ref=image, max_iter=4, tol=0))
+        passes.clear()
+        cached = run(gs_pnp(op, y, memo, sigma=sigma, lam=lam, ref=image, max_iter=4, tol=0))
+        assert torch.equal(plain.x, cached.x) and plain.curve("objective") == cached.curve("objective")
+        assert len(passes) == expected, (lam, sigma, len(passes))
 
 
 def test_pnp_hqs_with_gs_denoiser_equals_gs_pnp_without_backtracking(D, image):

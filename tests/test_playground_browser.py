@@ -6,7 +6,6 @@ The screenshot goes to a temporary folder; set ``PNP_LESSONS_SCREENSHOTS=1`` to 
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -62,15 +61,27 @@ def test_playground_streams_a_new_frame_after_a_keyboard_move(voila_url, browser
         text = page.inner_text("body")
         assert_no_error_text(text)
 
-        shot = tmp_path / "playground.png"
+        folder = tmp_path
         if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
-            shot = ROOT / "docs" / "screenshots" / "playground.png"
-            shot.parent.mkdir(parents=True, exist_ok=True)
-        # the widget area, not the page top: the controls, the toolbar with its badge, the images
-        page.evaluate("() => document.querySelector('.pnp-playground').scrollIntoView({block: 'start'})")
+            folder = ROOT / "docs" / "screenshots"
+            folder.mkdir(parents=True, exist_ok=True)
+        # the widget area, not the page top: the controls, the toolbar with its badge, the images; at 1280×800 and
+        # 1920×1080 (where the images go four to a row)
         page.mouse.move(0, 0)
-        page.screenshot(path=str(shot))
-        assert Path(shot).stat().st_size < 300_000
+        for (w, h), suffix in (((1280, 800), ""), ((1920, 1080), "-1920")):
+            page.set_viewport_size({"width": w, "height": h})
+            page.evaluate("() => document.querySelector('.pnp-playground').scrollIntoView({block: 'start'})")
+            time.sleep(0.5)
+            shot = folder / f"playground{suffix}.png"
+            page.screenshot(path=str(shot))
+            assert shot.stat().st_size < 1_000_000
+        columns = page.evaluate("() => getComputedStyle(document.querySelector('.pnp-grid')).gridTemplateColumns"
+                                ".split(' ').length")
+        assert columns == 4, f"at 1920 px the playground's images should stand four to a row, not {columns}"
+        page.set_viewport_size({"width": 1280, "height": 800})
+        columns = page.evaluate("() => getComputedStyle(document.querySelector('.pnp-grid')).gridTemplateColumns"
+                                ".split(' ').length")
+        assert columns == 2, f"at 1280 px the playground's images should stand two to a row, not {columns}"
 
         # pin the result as A: the panel is re-laid out and every image must render again
         page.click("button:has-text('Pin as A')")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOKS, ROOT, assert_no_error_text, outside_requests
+from conftest import NOTEBOOKS, ROOT, assert_no_error_text, axe_violations, outside_requests
 
 pytestmark = pytest.mark.browser
 
@@ -68,23 +68,6 @@ ICONS_JS = """() => {
 }"""
 
 
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-AXE_RUN_JS = """async () => {
-  const r = await axe.run(document, {resultTypes: ['violations']});
-  return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-    .map(v => `${v.impact} ${v.id} (${v.help}) x${v.nodes.length}: ${v.nodes[0].html.slice(0, 160)}`);
-}"""
-
-
-def axe_violations(page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now (``make test`` installs axe-core with
-    npm from package-lock.json; skipped with the reason when it is absent)."""
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (make test runs `npm ci`; it needs node and npm)")
-    page.add_script_tag(content=AXE.read_text())
-    return page.evaluate(AXE_RUN_JS)
-
-
 def has_math(path: Path) -> bool:
     """Whether a notebook's Markdown holds $…$ math."""
     nb = json.loads(path.read_text())
@@ -92,17 +75,23 @@ def has_math(path: Path) -> bool:
 
 
 def screenshot(page, stem):
-    if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1":
+    """With ``PNP_LESSONS_SCREENSHOTS=1``: a lesson's (or the playground's) first live widget at 1280×800
+    (``<stem>.png``) and at 1920×1080 (``<stem>-1920.png``), in docs/screenshots (what the README shows)."""
+    if os.environ.get("PNP_LESSONS_SCREENSHOTS") == "1" and stem not in ("00_welcome", "follow", "present"):
         out = ROOT / "docs" / "screenshots"
         out.mkdir(parents=True, exist_ok=True)
-        page.evaluate(FIRST_WIDGET_JS)
-        time.sleep(1.0)
-        page.screenshot(path=str(out / f"{stem}.png"))
+        for (w, h), suffix in (((1280, 800), ""), ((1920, 1080), "-1920")):
+            page.set_viewport_size({"width": w, "height": h})
+            time.sleep(1.0)
+            page.evaluate(FIRST_WIDGET_JS)
+            time.sleep(1.0)
+            page.screenshot(path=str(out / f"{stem}{suffix}.png"))
+        page.set_viewport_size({"width": 1280, "height": 800})
 
 
 @pytest.mark.parametrize("page_path", PAGES)
 def test_page_renders_without_errors(voila_url, browser, page_path):
-    page = browser.new_page(viewport={"width": 1200, "height": 800})
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     outside = outside_requests(page, voila_url)   # Voilà's stock page loads Font Awesome from a CDN
     try:
         page.goto(f"{voila_url}/voila/render/{page_path}", timeout=120_000)

@@ -102,13 +102,60 @@ def initial_point(op: Operator, y: torch.Tensor, tau: float) -> torch.Tensor:
     return op.prox_data(y, y, tau)
 
 
-def potential_and_grad(denoiser, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor]:
-    """g_σ(x) (per image) and ∇g_σ(x) from one forward and one backward pass."""
+def potential_and_grad(denoiser, x: torch.Tensor, sigma, start: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """g_σ(x) (per image) and ∇g_σ(x) from one forward and one backward pass. At a run's starting point
+    (``start``) a denoiser with an ``at_start`` method (:class:`StartMemo`) may answer from memory instead."""
+    if start and hasattr(denoiser, "at_start"):
+        return denoiser.at_start(x, sigma)
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
         g = denoiser.potential(xg, sigma)
         (dg,) = torch.autograd.grad(g.sum(), xg)
     return g.detach(), dg.detach()
+
+
+class StartMemo:
+    """A gradient-step denoiser that remembers g_σ and ∇g_σ at the starting points of the last few runs.
+
+    A live app restarts GS-PnP on every slider move; after a λ move the new run starts from the same x₀ with the
+    same σ, so its first F(x₀) needs no network pass. Everything else is the wrapped denoiser's.
+
+    Examples
+    --------
+    >>> class Quad:                                   # g(x) = ½‖x‖² per image
+    ...     calls = 0
+    ...     def potential(self, x, sigma):
+    ...         Quad.calls += 1
+    ...         return 0.5 * (x ** 2).flatten(1).sum(1)
+    >>> D = StartMemo(Quad())
+    >>> x = torch.ones(1, 1, 2, 2)
+    >>> g1, _ = potential_and_grad(D, x, 0.1, start=True); g2, dg = potential_and_grad(D, x.clone(), 0.1, start=True)
+    >>> Quad.calls, float(g2), dg.flatten().tolist()
+    (1, 2.0, [1.0, 1.0, 1.0, 1.0])
+    """
+
+    def __init__(self, denoiser, size: int = 4):
+        self.denoiser = denoiser
+        self.size = size
+        self._memo: list = []
+
+    def __getattr__(self, name):                      # only for what the wrapper itself lacks
+        if name == "denoiser":
+            raise AttributeError(name)
+        return getattr(self.denoiser, name)
+
+    def __call__(self, x, sigma):
+        return self.denoiser(x, sigma)
+
+    def at_start(self, x: torch.Tensor, sigma) -> tuple[torch.Tensor, torch.Tensor]:
+        """g_σ(x₀) and ∇g_σ(x₀), from memory when a recent run started at the same x₀ with the same σ."""
+        for i, (s_, x_, g, dg) in enumerate(self._memo):
+            if s_ == sigma and x_.shape == x.shape and x_.device == x.device and torch.equal(x_, x):
+                self._memo.insert(0, self._memo.pop(i))
+                return g, dg
+        g, dg = potential_and_grad(self.denoiser, x, sigma)
+        self._memo = [(sigma, x.detach().clone(), g, dg), *self._memo[: self.size - 1]]
+        return g, dg
 
 
 def gs_pnp(op: Operator, y: torch.Tensor, denoiser, *, sigma: float, lam: float, tau: float | None = None,
@@ -185,8 +232,8 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, *, sigma: float, lam: float,
         return op.prox_data(z_, y, tau_)                     # proximal step on f
     tracker = Tracker(x, ref, tol=0.0, max_iter=max_iter)
 
-    def F_parts(x_, s_):
-        g_, dg_ = potential_and_grad(denoiser, x_, s_)
+    def F_parts(x_, s_, start=False):
+        g_, dg_ = potential_and_grad(denoiser, x_, s_, start)
         f_ = op.data_fidelity(x_, y)
         return f_ + lam * float(g_.double().sum()), f_, float(g_.double().sum()), dg_
 
@@ -196,7 +243,7 @@ def gs_pnp(op: Operator, y: torch.Tensor, denoiser, *, sigma: float, lam: float,
     f_precision = F_PRECISION_ULPS * torch.finfo(x.dtype).eps
     k = 0
     s = warmup_sigma if (warmup > 0 and warmup_sigma is not None) else sigma
-    F_x, _, _, grad_x = F_parts(x, s)
+    F_x, _, _, grad_x = F_parts(x, s, start=True)
     rejected_total, increases = 0, 0
     while True:
         k += 1

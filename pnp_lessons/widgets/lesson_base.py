@@ -27,6 +27,10 @@ __all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_h
 
 STYLE = """<style>
 .pnp-lesson img { image-rendering: auto; }
+img.pnp-img { image-rendering: pixelated; border: 1px solid #ccc; background: #fafafa; }
+.pnp-slot-title { font-weight: 600; margin: 0 0 2px 0; }
+.pnp-scale { display: inline-flex; align-items: center; gap: 4px; font-size: 11px; font-weight: 400; color: #333; }
+.pnp-scale span.bar { display: inline-block; width: 90px; height: 9px; border: 1px solid #999; }
 .pnp-caption { font-size: 12px; line-height: 1.35; color: #333; }
 .pnp-field-msg { color: #a33; font-size: 12px; }
 .pnp-busy { font-weight: 600; font-size: 12px; }
@@ -61,10 +65,6 @@ class ImageSlot(_PanelSlot):
     non-existent ``description``), and the whole image is replaced by "Could not create a view". The
     visible caption right under the picture is the text alternative instead.
     """
-
-    def __init__(self, title: str, px: int = 240):
-        super().__init__(title, px)
-        self.caption.layout.width = f"{px}px"       # captions wrap under their picture
 
     def set_caption(self, caption: str):
         if caption != self.caption_text:

@@ -24,14 +24,10 @@ from .curves import LiveCurves
 from .panel import STYLE, ImagePanel
 from ..problems import (RHO_MAX_PIXELS, SHAREABLE, ProblemCache, default_settings, describe, estimate_rho,
                         guarantee, inf_norm_of_w, settings_from_query, settings_to_query, start)
-from ..figures import error_map
 from .badge import badge_html
 from .runner import Frame, LiveRunner
 
 __all__ = ["Playground"]
-
-ERROR_VMAX = 0.25
-"""The error map's full scale: |B − x| ≥ 0.25 (a quarter of the intensity range) is drawn pale yellow."""
 
 STATUS_TEXT = {"converged": "converged", "max_iter": "reached the iteration limit", "diverged": "diverged",
                "stopped": "stopped", "error": "could not run", "running": "running"}
@@ -69,7 +65,7 @@ class Playground(W.VBox):
     debounce, frame_interval : float
         See :class:`~pnp_lessons.widgets.runner.LiveRunner`.
     image_px : int
-        Displayed size of each image.
+        Displayed side of each image in CSS pixels (2 columns, 4 on a window ≥ 1700 px wide).
     present, follow : str, optional
         Follow the teacher (:mod:`pnp_lessons.follow`): ``present='room'`` publishes every change of the settings
         to that room; ``follow='room'`` makes the controls read-only and mirrors the room's settings live.
@@ -80,7 +76,7 @@ class Playground(W.VBox):
     """
 
     def __init__(self, defaults: dict | None = None, device=None, autostart: bool | str = "view",
-                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 200, query: str | None = None,
+                 debounce: float = 0.15, frame_interval: float = 0.1, image_px: int = 256, query: str | None = None,
                  present: str | None = None, follow: str | None = None):
         self.follow = follow
         self.cache = ProblemCache(device)
@@ -227,7 +223,7 @@ class Playground(W.VBox):
 
     def close(self):
         """Stop the worker (and the follower's thread) and close every widget of the app."""
-        if self.follower is not None:
+        if getattr(self, "follower", None) is not None:
             self.follower.close()
         self.runner.close()
         stack = [self, *self.panel.slots().values()]
@@ -292,10 +288,7 @@ class Playground(W.VBox):
             cap = f"B · iteration {rec.k} · {_psnr_text(p)} · {describe(f.settings)} · {state} · {what}"
             self.panel.iterate.show(img, cap)
             if f.context is not None:     # where B is wrong, pixel by pixel
-                emap, mae, mx = error_map(img, f.context.x_true, ERROR_VMAX)
-                self.panel.error.show(emap, f"|B − x| per pixel at iteration {rec.k}: magma scale, black = 0, "
-                                            f"pale yellow ≥ {ERROR_VMAX:g} (intensities on [0, 1]); mean {mae:.3f}, "
-                                            f"max {mx:.2f}")
+                self.panel.error.show_error(img, f.context.x_true, f"B at iteration {rec.k}")
             self.curves.update(f.history)
         elif f.final:
             self.panel.iterate.set_caption(f"B · no result · {state}")

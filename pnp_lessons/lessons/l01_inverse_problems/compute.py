@@ -8,7 +8,7 @@ import torch
 
 from ...operators import Blur, Denoising, Inpainting, SuperResolution, gaussian_kernel, motion_kernel, uniform_kernel
 from ...params import Param
-from ...runtime import is_fast
+from ...runtime import live_size
 
 __all__ = ["make_kernel", "make_operator", "naive_inverse", "spectrum", "PARAMS", "KERNELS", "OPERATORS"]
 
@@ -30,8 +30,8 @@ OPERATORS = {"denoise": "Denoising (A = I)", "inpaint": "Inpainting (A = diag(ma
 
 
 def image_size() -> int:
-    """Image side used by the lesson's widgets (smaller in CI-fast mode)."""
-    return 64 if is_fast() else 128
+    """Side of the lesson's images: 64 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=64)
 
 
 def make_kernel(kind: str, size: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ from ...images import sample
 from ...metrics import psnr
 from ...operators import Blur
 from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from ...widgets.panel import ImageGrid
 from .compute import (
     KERNELS,
     OPERATORS,
@@ -48,13 +49,11 @@ class ForwardModelExplorer(LessonWidget):
         self.kernel = W.Dropdown(options=[(v, k) for k, v in KERNELS.items()], value="gaussian",
                                  description="blur kernel", style=DESC, layout=W.Layout(width="420px"))
         self.kernel_size = Slider(PARAMS["kernel_size"], 9)
-        px = 200
-        self.truth = ImageSlot("Ground truth x", px)
-        self.observation = ImageSlot("Observation y = Ax + ε", px)
-        self.kernel_view = ImageSlot("Blur kernel k", 120)
-        self.kernel_view.image.layout = W.Layout(width="120px", height="120px")
+        self.truth = ImageSlot("Ground truth x")
+        self.observation = ImageSlot("Observation y = Ax + ε")
+        self.kernel_view = ImageSlot("Blur kernel k", 128)
         controls = W.VBox([self.operator, self.missing, self.kernel, self.kernel_size, self.noise])
-        super().__init__([controls, W.HBox([self.truth, self.observation, self.kernel_view])], autostart=False)
+        super().__init__([controls, ImageGrid([self.truth, self.observation, self.kernel_view], 3)], autostart=False)
         for w in (self.operator, self.kernel, self.noise, self.missing, self.kernel_size):
             w.observe(self._changed, "value")
         self._update_visibility()
@@ -117,13 +116,11 @@ class NaiveInverseExplorer(LessonWidget):
         self.noise = Slider(PARAMS["small_noise"], 1.0)
         self.eps = Slider(PARAMS["eps"], 1e-2)
         self.spec = FigureSlot("300px")
-        px = 180
-        self.observation = ImageSlot("Observation y", px)
-        self.naive = ImageSlot("Naive inverse F⁻¹(ŷ / K̂)", px)
-        self.tikhonov = ImageSlot("Tikhonov (AᵀA + μI)⁻¹Aᵀy", px)
-        controls = W.VBox([self.kernel, self.kernel_size, self.noise, self.eps])
-        super().__init__([controls, W.HBox([self.spec, self.observation, self.naive, self.tikhonov],
-                                           layout=W.Layout(flex_flow="row wrap"))], autostart=False)
+        self.observation = ImageSlot("Observation y")
+        self.naive = ImageSlot("Naive inverse F⁻¹(ŷ / K̂)")
+        self.tikhonov = ImageSlot("Tikhonov (AᵀA + μI)⁻¹Aᵀy")
+        controls = W.HBox([W.VBox([self.kernel, self.kernel_size, self.noise, self.eps]), self.spec])
+        super().__init__([controls, ImageGrid([self.observation, self.naive, self.tikhonov], 3)], autostart=False)
         for w in (self.kernel, self.kernel_size, self.noise, self.eps):
             w.observe(self.refresh, "value")
         if autostart:

@@ -5,7 +5,7 @@ figures that teach them. :mod:`.widgets` shows them live; :mod:`.exercises` asks
 from __future__ import annotations
 
 from ...params import Param
-from ...runtime import is_fast
+from ...runtime import live_size
 from ...solvers import fista, ista
 from ...solvers.base import Iterate
 
@@ -26,7 +26,8 @@ FUNCTIONS = {"abs": "h(x) = |x|", "square": "h(x) = ½x²", "box": "h(x) = ι_[�
 
 
 def image_size() -> int:
-    return 64 if is_fast() else 128
+    """Side of the lesson's images: 64 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=64)
 
 
 def race(op, y, lam: float, x0=None, ref=None, max_iter: int = 100):

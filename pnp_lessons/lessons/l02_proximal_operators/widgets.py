@@ -22,6 +22,7 @@ from ...operators import Blur, uniform_kernel
 from ...prox import moreau_envelope, scalar_prox, scalar_value, tv, tv_prox
 from ...runtime import is_fast
 from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
+from ...widgets.panel import ImageGrid
 from .compute import FUNCTIONS, PARAMS, image_size, race
 
 __all__ = ["MoreauExplorer", "TVProxExplorer", "IstaFistaRace"]
@@ -98,11 +99,10 @@ class TVProxExplorer(LessonWidget):
         self.x = sample(image, size=image_size(), grey=True)
         self.lam = Slider(PARAMS["lam_tv"], lam)
         self.noise = Slider(PARAMS["noise"], noise)
-        px = 220
-        self.noisy = ImageSlot("Noisy image z", px)
-        self.result = ImageSlot("prox_λTV(z)", px)
-        self.truth = ImageSlot("Ground truth", px)
-        super().__init__([self.lam, self.noise, W.HBox([self.noisy, self.result, self.truth])], autostart=False)
+        self.noisy = ImageSlot("Noisy image z")
+        self.result = ImageSlot("prox_λTV(z)")
+        self.truth = ImageSlot("Ground truth x")
+        super().__init__([self.lam, self.noise, ImageGrid([self.noisy, self.result, self.truth], 3)], autostart=False)
         self.lam.observe(self.refresh, "value")
         self.noise.observe(self.refresh, "value")
         if autostart:
@@ -143,13 +143,12 @@ class IstaFistaRace(LessonWidget):
         self.lam = Slider(PARAMS["lam"], lam)
         self.noise = Slider(PARAMS["noise_blur"], noise)
         self.iters = Slider(PARAMS["iters"], iters or (15 if is_fast() else 100))
-        px = 200
-        self.observation = ImageSlot("Observation y (blurred, noisy)", px)
-        self.ista_view = ImageSlot("ISTA iterate xₖ", px)
-        self.fista_view = ImageSlot("FISTA iterate xₖ", px)
+        self.observation = ImageSlot("Observation y (blurred, noisy)")
+        self.ista_view = ImageSlot("ISTA iterate xₖ")
+        self.fista_view = ImageSlot("FISTA iterate xₖ")
         self.curves = W.HTML("")
         super().__init__([self.lam, self.noise, self.iters,
-                          W.HBox([self.observation, self.ista_view, self.fista_view]), self.curves],
+                          ImageGrid([self.observation, self.ista_view, self.fista_view], 3), self.curves],
                          autostart=False)
         for w in (self.lam, self.noise, self.iters):
             w.observe(self.refresh, "value")
@@ -183,10 +182,10 @@ class IstaFistaRace(LessonWidget):
         io, fo = [r.get("ista_objective") for r in h], [r.get("fista_objective") for r in h]
         ip, fp = [r.get("ista_psnr") for r in h], [r.get("fista_psnr") for r in h]
         ir, fr = [r.get("ista_residual") for r in h], [r.get("fista_residual") for r in h]
-        charts = [svg_chart("objective F(xₖ)", [(io, "#d62728", False), (fo, "#1f77b4", False)], w=260, h=170),
+        charts = [svg_chart("objective F(xₖ)", [(io, "#d62728", False), (fo, "#1f77b4", False)]),
                   svg_chart("residual ‖xₖ − xₖ₋₁‖ (log)", [(ir, "#d62728", False), (fr, "#1f77b4", False)],
-                            log=True, w=260, h=170),
-                  svg_chart("PSNR (dB)", [(ip, "#d62728", False), (fp, "#1f77b4", False)], w=260, h=170)]
+                            log=True),
+                  svg_chart("PSNR (dB)", [(ip, "#d62728", False), (fp, "#1f77b4", False)])]
         state = "running" if not f.final else html.escape(f.status.replace("_", " "))
         alt = (f"Three line charts over the iterations k = 1 … {k} ({state}): the objective F(xₖ), the residual "
                f"‖xₖ − xₖ₋₁‖ (log scale) and the PSNR, for ISTA (red) and FISTA (blue). After {k} iterations "

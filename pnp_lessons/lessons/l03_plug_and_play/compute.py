@@ -14,7 +14,7 @@ from ...operators import gaussian_kernel
 from ...problems import Problem
 from ...problems import make_problem as core_problem
 from ...params import Param
-from ...runtime import is_fast, lean, lean_threads
+from ...runtime import is_fast, lean, lean_threads, live_size
 from ...solvers import guarantees, run
 from ...solvers.pnp_ista import pnp_ista
 
@@ -48,8 +48,8 @@ SHORT = {"tv": "TV prox", "nlm": "NLM (W fixed)", "nlm-adaptive": "NLM (adaptive
 
 
 def image_size() -> int:
-    """Side of the lesson's images (48 in CI-fast mode, 128 otherwise)."""
-    return 48 if is_fast() else 128
+    """Side of the lesson's images: 48 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=48)
 
 
 def iterations() -> int:

@@ -24,7 +24,7 @@ from ...figures import svg_chart
 from ...metrics import psnr
 from ...runtime import is_fast
 from ...widgets.lesson_base import LessonWidget, Slider
-from ...widgets.panel import ImageSlot
+from ...widgets.panel import ImageGrid, ImageSlot
 from ...widgets.badge import badge_html
 from .compute import DENOISERS, PARAMS, SHORT, TASKS, Problem, guarantee, iterations, make_problem, solve
 
@@ -43,8 +43,8 @@ def _status_html(status: str, message: str) -> str:
 def _curves_html(history: list[dict], title_extra: str = "") -> str:
     res = [h.get("residual") for h in history]
     ps = [h.get("psnr") for h in history]
-    charts = [svg_chart("residual ‖xₖ − xₖ₋₁‖ (log)", [(res, "#1f77b4", False)], log=True, w=260, h=160),
-              svg_chart("PSNR (dB)", [(ps, "#1f77b4", False)], w=260, h=160)]
+    charts = [svg_chart("residual ‖xₖ − xₖ₋₁‖ (log)", [(res, "#1f77b4", False)], log=True),
+              svg_chart("PSNR (dB)", [(ps, "#1f77b4", False)])]
     k = len(history)
     fin = [v for v in res if v is not None and math.isfinite(v)]
     trend = ""
@@ -75,16 +75,15 @@ class PnPIstaExplorer(LessonWidget):
                                    layout=W.Layout(width="520px"))
         self.gamma = Slider(PARAMS["gamma"], gamma)
         self.sigma = Slider(PARAMS["sigma"], sigma)
-        px = 200
-        self.observation = ImageSlot("Observation y", px, "observation")
-        self.iterate_view = ImageSlot("PnP-ISTA iterate xₖ", px, "iterate")
-        self.truth = ImageSlot("Ground truth x", px, "truth")
+        self.observation = ImageSlot("Observation y", name="observation")
+        self.iterate_view = ImageSlot("PnP-ISTA iterate xₖ", name="iterate")
+        self.truth = ImageSlot("Ground truth x", name="truth")
+        self.error_view = ImageSlot("Error |xₖ − x|", name="error")
         self.curves = W.HTML("")
         self.outcome = W.HTML("")
         self.badge = W.HTML("")      # the theory for the current settings
         super().__init__([self.task, self.denoiser, self.gamma, self.sigma, self.badge,
-                          W.HBox([self.observation, self.iterate_view, self.truth],
-                                 layout=W.Layout(flex_flow="row wrap")),
+                          ImageGrid([self.observation, self.iterate_view, self.truth, self.error_view], 4),
                           self.curves, self.outcome], autostart=False)
         for w in (self.task, self.denoiser):
             w.observe(self.refresh, "value")
@@ -126,6 +125,7 @@ class PnPIstaExplorer(LessonWidget):
                                f"{label}, γ = {s['gamma']:.2f}, σ·255 = {s['sigma']:.1f}: iteration k = {rec.k}, "
                                f"PSNR {rec.psnr:.2f} dB" + ("" if rec.status != "diverged"
                                                            else " (last finite iterate)") + ".")
+        self.error_view.show_error(rec.x.clamp(0, 1), pb.x_true, f"xₖ at k = {rec.k}")
         self.curves.value = _curves_html(f.history)
         if f.final:
             self.outcome.value = _status_html(f.status, f.message or "done")

@@ -21,11 +21,12 @@ from ... import analysis as an
 from ...denoisers.nlm import NLM
 from ...figures import figure_html, new_figure, svg_chart
 from ...metrics import psnr
-from ...runtime import is_fast
+from ...runtime import is_fast, live_size
 from ...solvers.pnp_ista import pnp_ista
 from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
 from ...solvers import guarantees
 from ...widgets.badge import badge_html
+from ...widgets.panel import ImageGrid
 from .compute import NLM_PATCH, NLM_WINDOW, PALETTE, PARAMS, PROBLEMS, STATUS, gamma_grid, make_problem, small_problem
 
 __all__ = ["rho_curves", "GershgorinExplorer", "PnPIstaRuns"]
@@ -163,7 +164,7 @@ class PnPIstaRuns(LessonWidget):
 
     def __init__(self, kind: str = "inpaint", gamma: float = 0.9, h255: float = 20.0, iters: int | None = None,
                  autostart: bool = True):
-        self.size = 48 if is_fast() else 96
+        self.size = live_size(cpu=128, cuda=256, fast=48)
         self.gamma = Slider(PARAMS["gamma"], gamma)
         self.h = Slider(PARAMS["h"], h255, continuous_update=False)
         self.mode = W.ToggleButtons(options=[("W fixed (linear)", "fixed"), ("W adaptive (from xₖ)", "adaptive")],
@@ -177,16 +178,18 @@ class PnPIstaRuns(LessonWidget):
             b.on_click(lambda _, g=g: self.gamma.set(g))
         self.clear_button = W.Button(description="Clear curves", icon="trash", tooltip="forget the finished runs")
         self.clear_button.on_click(lambda _: self.clear_runs())
-        px = 200
-        self.observation = ImageSlot("Observation y", px)
-        self.iterate_view = ImageSlot("Current iterate xₖ", px)
-        self.truth = ImageSlot("Ground truth", px)
+        self.observation = ImageSlot("Observation y", name="observation")
+        self.iterate_view = ImageSlot("Current iterate xₖ", name="iterate")
+        self.truth = ImageSlot("Ground truth x", name="truth")
+        self.error_view = ImageSlot("Error |xₖ − x|", name="error")
         self.curves = W.HTML("")
         self.runs: dict = {}
         self._problems: dict = {}
         self.badge = W.HTML("")      # the theory for the current settings
         super().__init__([self.kind, self.mode, self.gamma, self.badge, W.HBox(self.presets + [self.clear_button]),
-                          self.h, self.iters, W.HBox([self.observation, self.iterate_view, self.truth]), self.curves],
+                          self.h, self.iters,
+                          ImageGrid([self.observation, self.iterate_view, self.truth, self.error_view], 4),
+                          self.curves],
                          autostart=False)
         for w in (self.gamma, self.h, self.mode, self.kind, self.iters):
             w.observe(self.refresh, "value")
@@ -239,6 +242,7 @@ class PnPIstaRuns(LessonWidget):
                  "stopped": "stopped"}.get(f.status, f.status)
         self.iterate_view.show(rec.x.clamp(0, 1), f"{label}: iteration k = {rec.k}, PSNR {rec.psnr:.2f} dB, "
                                                   f"residual ‖xₖ − xₖ₋₁‖ = {rec.residual:.2e} ({state}).")
+        self.error_view.show_error(rec.x.clamp(0, 1), x, f"xₖ at k = {rec.k}")
         if f.final and f.status in ("converged", "max_iter", "diverged"):
             self.runs[label] = (list(f.history), f.status)
         series_p, series_r, legend = [], [], []
@@ -253,8 +257,8 @@ class PnPIstaRuns(LessonWidget):
             series_r.append(([h.get("residual") for h in hist], c, "adaptive" in lab))
             last = hist[-1] if hist else {}
             legend.append((lab, c, status, last.get("psnr"), last.get("residual"), len(hist)))
-        charts = [svg_chart("PSNR (dB)", series_p, w=300, h=190),
-                  svg_chart("residual ‖xₖ − xₖ₋₁‖ (log)", series_r, log=True, w=300, h=190)]
+        charts = [svg_chart("PSNR (dB)", series_p),
+                  svg_chart("residual ‖xₖ − xₖ₋₁‖ (log)", series_r, log=True)]
         leg = "".join(f"<div><span style='color:{c}'>━━</span> {html.escape(lab)}: {html.escape(STATUS.get(st, st))}, "
                       f"{n} iterations, last PSNR {p if p is None else format(p, '.2f')} dB</div>"
                       for lab, c, st, p, _, n in legend)

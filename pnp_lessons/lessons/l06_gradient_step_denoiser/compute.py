@@ -12,7 +12,7 @@ import torch
 from ...figures import new_figure
 from ...metrics import psnr
 from ...params import Param
-from ...runtime import is_fast, lean_call
+from ...runtime import is_fast, lean_call, live_size
 
 __all__ = ["PARAMS", "PAPER_TABLE", "potential_path", "path_figure", "gradient_check", "score_figure",
            "network_figure", "colour_figure", "image_size", "PAPER_SIGMAS", "ROOT"]
@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def image_size() -> int:
-    """Side of the lesson's images (64 in CI-fast mode, 128 otherwise)."""
-    return 64 if is_fast() else 128
+    """Side of the lesson's images: 64 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=64)
 
 
 def _device(D) -> torch.device:

@@ -20,7 +20,6 @@ import html
 import re
 from pathlib import Path
 
-import ipywidgets as W
 import torch
 
 from ...denoisers.nlm import nlm_denoise
@@ -30,7 +29,7 @@ from ...metrics import psnr
 from ...prox import tv_prox
 from ...runtime import lean_call
 from ...widgets.lesson_base import LessonWidget, Slider
-from ...widgets.panel import ImageSlot
+from ...widgets.panel import ImageGrid, ImageSlot
 from .compute import PAPER_SIGMAS, PAPER_TABLE, PARAMS, ROOT, _device, _evaluation_table, image_size
 
 __all__ = ["denoising_tables", "DenoiserComparison"]
@@ -116,10 +115,9 @@ class DenoiserComparison(LessonWidget):
         self.D = D
         self.x = sample(image, size=image_size(), grey=True).to(_device(D))
         self.sigma = Slider(PARAMS["sigma"], sigma)
-        px = 180
-        self.views = {k: ImageSlot(t, px, k) for k, t in
+        self.views = {k: ImageSlot(t, name=k) for k, t in
                       [("noisy", "Noisy y"), ("nlm", "NLM"), ("tv", "TV prox"), ("gs", "GS-DRUNet D_σ(y)")]}
-        super().__init__([self.sigma, W.HBox(list(self.views.values()), layout=W.Layout(flex_flow="row wrap"))],
+        super().__init__([self.sigma, ImageGrid(list(self.views.values()), 4)],
                          autostart=False)
         self.sigma.observe(self.refresh, "value")
         if autostart:

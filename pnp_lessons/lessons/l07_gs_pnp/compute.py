@@ -16,7 +16,7 @@ from ...problems import Problem
 from ...problems import make_problem as core_problem
 from ...operators import gaussian_kernel, load_kernels, motion_kernel
 from ...params import Param
-from ...runtime import is_fast, lean, lean_call
+from ...runtime import is_fast, lean, lean_call, live_size
 from ...solvers import run
 from ...solvers.gs_pnp import gs_pnp, initial_point, preset
 from ...solvers.pnp_ista import pnp_ista
@@ -42,8 +42,8 @@ NOISE = {"deblur-motion": 7.65 / 255, "sr": 2.55 / 255}
 
 
 def image_size() -> int:
-    """Side of the lesson's images (48 in CI-fast mode, 128 otherwise)."""
-    return 48 if is_fast() else 128
+    """Side of the lesson's images: 48 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=48)
 
 
 def iterations() -> int:

@@ -23,7 +23,7 @@ from ...figures import svg_chart
 from ...metrics import psnr
 from ...runtime import is_fast
 from ...widgets.lesson_base import LessonWidget, Slider
-from ...widgets.panel import ImageSlot
+from ...widgets.panel import ImageGrid, ImageSlot
 from ...solvers import guarantees
 from ...widgets.badge import badge_html
 from .compute import PARAMS, TASKS, Problem, defaults, make_problem, solve
@@ -41,12 +41,11 @@ def _charts(history: list[dict]) -> str:
     pz = [h.get("psnr_z") for h in history]
     rej = [h.get("rejected") or 0 for h in history]
     flagged = [i + 1 for i, r in enumerate(rej) if r]     # iterations where backtracking rejected a trial
-    charts = [svg_chart("F(xₖ) = f + λg_σ", [(F, "#1f77b4", False)], w=250, h=160, marks=flagged,
+    charts = [svg_chart("F(xₖ) = f + λg_σ", [(F, "#1f77b4", False)], marks=flagged,
                         mark_label="rejected"),
-              svg_chart("step τₖ (log)", [(tau, "#2ca02c", False)], log=True, w=250, h=160, marks=flagged,
+              svg_chart("step τₖ (log)", [(tau, "#2ca02c", False)], log=True, marks=flagged,
                         mark_label="rejected"),
-              svg_chart("PSNR (dB): xₖ solid, zₖ dashed", [(px, "#1f77b4", False), (pz, "#ff7f0e", True)], w=250,
-                        h=160)]
+              svg_chart("PSNR (dB): xₖ solid, zₖ dashed", [(px, "#1f77b4", False), (pz, "#ff7f0e", True)])]
     k = len(history)
     Fv = [v for v in F if v is not None and math.isfinite(v)]
     dec = all(b <= a * (1 + 1e-12) + 1e-12 for a, b in zip(Fv, Fv[1:], strict=False))
@@ -82,18 +81,17 @@ class GSPnPExplorer(LessonWidget):
         self.preset_button = W.Button(description="paper's λ and σ", icon="undo",
                                       tooltip="set λ and σ to the reference's values for this problem")
         self.preset_button.on_click(lambda _: self.use_preset())
-        px = 170
-        self.observation = ImageSlot("Observation y", px, "observation")
-        self.x_view = ImageSlot("xₖ = prox_τf(zₖ₋₁)", px, "iterate")
-        self.z_view = ImageSlot("zₖ = xₖ − τλ∇g_σ(xₖ)", px, "z")
-        self.truth = ImageSlot("Ground truth x", px, "truth")
+        self.observation = ImageSlot("Observation y", name="observation")
+        self.x_view = ImageSlot("xₖ = prox_τf(zₖ₋₁)", name="iterate")
+        self.z_view = ImageSlot("zₖ = xₖ − τλ∇g_σ(xₖ)", name="z")
+        self.truth = ImageSlot("Ground truth x", name="truth")
+        self.error_view = ImageSlot("Error |zₖ − x|", name="error")
         self.curves = W.HTML("")
         self.outcome = W.HTML("")
         self.badge = W.HTML("")      # the theory for the current settings
         super().__init__([self.task, self.lam, self.sigma, self.tau_lam,
                           W.HBox([self.backtracking, self.preset_button, self.badge]),
-                          W.HBox([self.observation, self.x_view, self.z_view, self.truth],
-                                 layout=W.Layout(flex_flow="row wrap")),
+                          ImageGrid([self.observation, self.x_view, self.z_view, self.truth, self.error_view], 5),
                           self.curves, self.outcome], autostart=False)
         self.task.observe(self._task_changed, "value")
         for w in (self.lam, self.sigma, self.tau_lam):
@@ -143,6 +141,7 @@ class GSPnPExplorer(LessonWidget):
         if "z" in info:
             self.z_view.show(info["z"].clamp(0, 1), f"z = x − τλ∇g_σ(x) at k = {rec.k}: PSNR "
                                                     f"{info.get('psnr_z', float('nan')):.2f} dB.")
+            self.error_view.show_error(info["z"].clamp(0, 1), pb.x_true, f"zₖ at k = {rec.k} (what GS-PnP returns)")
         self.curves.value = _charts(f.history)
         line = (f"k = {rec.k}: τ = {info.get('tau', float('nan')):.3g}, rejected trials in this iteration "
                 f"{info.get('rejected', 0)}, in total {info.get('rejected_total', 0)}; F increased at "

@@ -64,8 +64,9 @@ class LossCurve(W.HTML):
         n = len(self.losses)
         psnr_like = [(-10 * math.log10(v) if v > 0 else None) for v in self.losses]
         chart = svg_chart("training loss ‖D_σ(x + σn) − x‖² per pixel (log)", [(self.losses, "#1f77b4", False)],
-                          log=True, w=420, h=180)
-        chart2 = svg_chart("−10·log₁₀(loss), dB", [(psnr_like, "#2ca02c", False)], w=300, h=180)
+                          log=True, w=420, xlabel="training step")
+        chart2 = svg_chart("−10·log₁₀(loss), dB", [(psnr_like, "#2ca02c", False)],
+                           xlabel="training step")
         if n:
             k = max(1, n // 5)
             early, late = float(np.mean(self.losses[:k])), float(np.mean(self.losses[-k:]))
