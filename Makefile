@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Idle OpenMP threads sleep instead of spinning: shared cores (many kernels) stay usable (see pnp_lessons/__init__.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test install install-test chromium axe clean state-dirs
+.PHONY: demo test site install install-test chromium axe clean state-dirs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,11 @@ chromium:
 	    || echo "warning: chromium could not be installed; browser tests will be skipped"; \
 	else echo "warning: chromium missing and not installable here; browser tests will be skipped"; fi
 
-# axe-core (npm, pinned in package-lock.json) for the accessibility audit of the Voilà pages; skipped, with a
-# warning, where npm is missing (the audit is then skipped with the reason).
+# npm tools, pinned in package-lock.json: axe-core for the accessibility audit of the Voilà pages, KaTeX for the
+# static site's math. Where npm is missing: a warning; the audit is skipped with the reason, the math stays TeX.
 node_modules/.package-lock.json: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "warning: npm missing; the accessibility audit will be skipped"; fi
+	else echo "warning: npm missing; the accessibility audit will be skipped, the site's math left as TeX"; fi
 
 axe: node_modules/.package-lock.json
 
@@ -66,9 +66,15 @@ demo: install state-dirs
 	@echo ""
 	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
 
+# The lessons as a static site (no kernel, no network): notebooks executed in CI-fast mode, the main widgets
+# scrubbable over a precomputed grid, KaTeX from npm for the math. Open $(SITE)/index.html in a browser.
+SITE ?= site
+site: install axe state-dirs
+	$(VENV)/bin/pnp-lessons site --out $(SITE)
+
 test: install-test chromium axe state-dirs
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .jupyter .pytest_cache
+	rm -rf $(VENV) .jupyter .pytest_cache site

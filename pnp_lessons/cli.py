@@ -232,6 +232,23 @@ def _add_restore(p: argparse.ArgumentParser):
     return run
 
 
+@command("site", help="build the lessons as a static site (no kernel, no network): make site")
+def _add_site(p):
+    p.add_argument("--out", default="site", help="output folder (default: site)")
+    p.add_argument("--full", action="store_true", help="execute in full mode instead of CI-fast mode (slower)")
+    p.add_argument("--pages", nargs="*", default=None,
+                   help="notebooks to build, relative to notebooks/ (default: the lessons and the playground)")
+
+    def run(a):
+        from .site import build_site
+
+        pages = build_site(a.out, fast=not a.full, pages=a.pages)
+        print(f"wrote {len(pages)} pages to {a.out}/ (open {a.out}/index.html in a browser)")
+        return 0
+
+    return run
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
