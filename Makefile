@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Idle OpenMP threads sleep instead of spinning: shared cores (many kernels) stay usable (see pnp_lessons/__init__.py).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test site install install-test chromium axe clean state-dirs
+.PHONY: demo test site release install install-test chromium axe clean state-dirs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,9 +72,15 @@ SITE ?= site
 site: install axe state-dirs
 	$(VENV)/bin/pnp-lessons site --out $(SITE)
 
+# The lessons as nbgrader assignments (instructor versions in $(COURSE)/source, student versions in
+# $(COURSE)/release, from the same notebooks): pnp_lessons/grading.py.
+COURSE ?= course
+release: install-test state-dirs
+	$(VENV)/bin/pnp-lessons release --course $(COURSE)
+
 test: install-test chromium axe state-dirs
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) .jupyter .pytest_cache site
+	rm -rf $(VENV) .jupyter .pytest_cache site course

@@ -249,6 +249,27 @@ def _add_site(p):
     return run
 
 
+@command("release", help="write the lessons as nbgrader assignments: instructor versions and student versions")
+def _add_release(p):
+    p.add_argument("--course", default="course", help="nbgrader course folder (default: course)")
+    p.add_argument("--lessons", nargs="*", default=None, help="lesson notebooks, e.g. 03_plug_and_play (default: all)")
+
+    def run(a):
+        from .grading import build_course
+
+        try:
+            released = build_course(a.course, a.lessons)
+        except (RuntimeError, FileNotFoundError, ValueError) as e:
+            print(f"pnp-lessons release: error: {e}", file=sys.stderr)
+            return 1
+        for path in released:
+            print(f"student version: {path}")
+        print(f"instructor versions in {a.course}/source/; grade submissions with `nbgrader autograde` there")
+        return 0
+
+    return run
+
+
 # ----------------------------------------------------------------------------- entry point
 
 

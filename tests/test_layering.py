@@ -26,8 +26,8 @@ FLOORS = [
     ("prox", ["prox"]),
     ("denoisers", ["denoisers", "denoisers.*"]),
     ("algorithms", ["solvers", "solvers.*", "analysis", "train", "train.*"]),
-    ("content", ["problems", "follow", "exercises", "lessons", "lessons.*", "experiments", "experiments.*", "site",
-                 "site.*"]),
+    ("content", ["problems", "follow", "exercises", "grading", "lessons", "lessons.*", "experiments", "experiments.*",
+                 "site", "site.*"]),
     ("widgets", ["widgets", "widgets.*", "lessons.*.widgets"]),
     ("entry", ["cli"]),
 ]
