@@ -69,8 +69,7 @@ def default_settings() -> dict:
     and 512² on a CUDA GPU (:func:`~pnp_lessons.runtime.live_size`); CI-fast mode: 48², 20 iterations."""
     fast = is_fast()
     return dict(image="camera", size=live_size(cpu=256, cuda=512, fast=48), operator="inpaint", missing=70.0,
-                kernel="gaussian",
-                kernel_size=9, kernel_std=1.6, factor=2, noise=10.0,
+                kernel="gaussian", kernel_size=9, kernel_std=1.6, factor=2, noise=10.0,
                 denoiser="nlm", solver="pnp-ista",
                 gamma=0.9, sigma=15.0, lam=0.02, max_iter=20 if fast else 150, seed=0)
 
@@ -528,8 +527,8 @@ class ProblemCache:
         return W
 
     def gs(self, name: str):
-        """A shipped gradient-step denoiser, loaded once, remembering g_σ and ∇g_σ at the points it last saw
-        (:class:`~pnp_lessons.solvers.gs_pnp.StartMemo`: after a λ move GS-PnP restarts from the same x₀)."""
+        """A shipped gradient-step denoiser, loaded once, remembering g_σ and ∇g_σ at the starting points of its
+        last runs (:class:`~pnp_lessons.solvers.gs_pnp.StartMemo`: after a λ move GS-PnP restarts from the same x₀)."""
         with self._lock:
             if name in self._denoisers:
                 return self._denoisers[name]

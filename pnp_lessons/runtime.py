@@ -90,10 +90,12 @@ def live_size(cpu: int, cuda: int, fast: int) -> int:
 
     Examples
     --------
-    >>> import os; os.environ[FAST_ENV] = "1"; live_size(256, 512, 48)
+    >>> import os; before = os.environ.get(FAST_ENV, "")
+    >>> os.environ[FAST_ENV] = "1"; live_size(256, 512, 48)
     48
     >>> os.environ[FAST_ENV] = "0"; live_size(256, 512, 48) in (256, 512)
     True
+    >>> os.environ[FAST_ENV] = before
     """
     if is_fast():
         return fast
