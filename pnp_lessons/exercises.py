@@ -10,7 +10,8 @@ The checking is a plain function, testable without any widget::
 
 :func:`pnp_lessons.widgets.exercise.exercise` shows one exercise as a small widget (question, answer box or
 dropdown, Check button, feedback): a wrong answer gets the exercise's hint, a right one a confirmation.
-Solutions live in hidden notebook cells (collapsed in Lab, invisible in Voilà), not here; each lesson's
+Worked solutions live in hidden notebook cells (collapsed in Lab, invisible in Voilà); the widget's Show solution
+button reveals the answer and its confirmation only when clicked (not in the nbgrader student versions); each lesson's
 exercises live in ``pnp_lessons/lessons/lNN_name/exercises.py``.
 
 Each exercise has an id ``'LL.n'`` (lesson number, exercise number). Numeric answers accept

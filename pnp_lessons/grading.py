@@ -95,6 +95,9 @@ def to_assignment(nb):
             metadata={"nbgrader": _meta(f"test_{tag}", solution=False, grade=True, locked=True, points=POINTS)})
         cells += [cell, test]
     out.cells = cells
+    for c in out.cells:
+        if c.cell_type == "code":   # the in-page exercise keeps its Check button, loses Show solution
+            c.source = re.sub(r"\bexercise\((['\"]\d\d\.\d+['\"])\)", r"exercise(\1, reveal=False)", c.source)
     for c in out.cells:          # nbgrader wants a clean source: no outputs, no execution counts
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None

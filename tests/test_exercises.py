@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from pathlib import Path
@@ -91,6 +92,22 @@ def test_exercise_widget_wrong_then_right(ex_id):
     w.answer.value = ex.answer if ex.kind == "choice" else str(float(ex.answer))
     w.check.click()
     assert w.last[0] is True and "Right." in w.feedback.value and "role='status'" in w.feedback.value
+
+
+@pytest.mark.parametrize("ex_id", ["02.1", "03.3"])
+def test_the_solution_shows_only_when_asked(ex_id):
+    """Show solution reveals the answer and why, and nothing before the click; the nbgrader student version
+    (reveal=False) has no such button."""
+    ex = E.get(ex_id)
+    from pnp_lessons.widgets.exercise import exercise
+
+    w = exercise(ex_id)
+    shown = ex.answer if ex.kind == "choice" else f"{float(ex.answer):g}"
+    assert w.solution.value == "" and ex.confirmation not in w.feedback.value
+    w.show.click()
+    assert html.escape(shown) in w.solution.value and html.escape(ex.confirmation) in w.solution.value
+    assert "role='status'" in w.solution.value
+    assert exercise(ex_id, reveal=False).show is None
 
 
 # --------------------------------------------------------------------------- notebooks

@@ -54,6 +54,8 @@ def test_the_student_version_has_no_solution(course):
         for line in solution.strip().splitlines():
             assert line.strip() not in student, f"{grade_id}: solution text {line.strip()!r} reached the student"
     assert "BEGIN HIDDEN TESTS" not in student and "check_answer" not in student
+    # the in-page exercises stay, without their Show solution button
+    assert student.count("reveal=False") == 3 and 'exercise(\\"03.1\\")' not in student
     assert student.count("raise NotImplementedError()") == len(_answers(source))
 
 
