@@ -242,7 +242,11 @@ def _add_site(p):
     def run(a):
         from .site import build_site
 
-        pages = build_site(a.out, fast=not a.full, pages=a.pages)
+        try:
+            pages = build_site(a.out, fast=not a.full, pages=a.pages)
+        except (FileNotFoundError, RuntimeError) as e:
+            print(f"pnp-lessons site: error: {e}", file=sys.stderr)
+            return 1
         print(f"wrote {len(pages)} pages to {a.out}/ (open {a.out}/index.html in a browser)")
         return 0
 

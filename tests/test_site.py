@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, axe_violations
 
-from pnp_lessons.site.build import KATEX, PAGES
+from pnp_lessons.site.build import KATEX, PAGES, build_site
 
 pytestmark = pytest.mark.browser
 
@@ -116,3 +116,9 @@ def test_the_math_is_typeset_offline_and_the_page_passes_axe(site, browser):
         assert not found, "axe-core finds serious/critical accessibility violations:\n" + "\n".join(found)
     finally:
         page.close()
+
+
+def test_an_unknown_page_is_named_and_nothing_runs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no notebook nope.ipynb.*03_plug_and_play.ipynb"):
+        build_site(tmp_path, pages=["nope.ipynb"])
+    assert not list(tmp_path.glob("*.html"))

@@ -205,6 +205,10 @@ def _build(out: Path, fast: bool, pages, scrubbers, timeout: int, progress) -> l
         progress("warning: KaTeX not found in node_modules (run `npm ci`); the math stays as TeX source")
     scrubbers = S.SCRUBBERS if scrubbers is None else scrubbers
     rels = [Path(p) for p in (pages or PAGES)]
+    missing = [str(r) for r in rels if not (NOTEBOOKS / r).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no notebook {', '.join(missing)} in notebooks/; the pages are "
+                                f"{', '.join(str(p) for p in PAGES)}")
     exporter = HTMLExporter(template_name="basic")
     entries, written = [], []
     for rel in rels:
