@@ -11,7 +11,7 @@ import io
 import math
 
 __all__ = ["new_figure", "figure_png", "figure_html", "svg_chart", "error_map", "error_scale_html", "ERROR_VMAX",
-           "OKABE_ITO"]
+           "ERROR_SCALE_CSS", "error_caption", "OKABE_ITO"]
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 """Line colours that stay apart for the common colour-vision deficiencies (Okabe & Ito 2008): blue, vermillion,
@@ -152,6 +152,25 @@ ERROR_VMAX = 0.25
 
 # magma at 0, 0.2, …, 1 (matplotlib's table): the error maps' colour bar
 _MAGMA_STOPS = ("#000004", "#3b0f70", "#8c2981", "#de4968", "#fe9f6d", "#fcfdbf")
+
+
+ERROR_SCALE_CSS = """
+.pnp-scale { display: inline-flex; align-items: center; gap: 4px; font-size: 11px; font-weight: 400; color: #333; }
+.pnp-scale span.bar { display: inline-block; width: 90px; height: 9px; border: 1px solid #999; }
+"""
+"""The CSS of :func:`error_scale_html` (the widgets' and the static site's stylesheets include it)."""
+
+
+def error_caption(what: str, mae: float, mx: float, vmax: float = ERROR_VMAX) -> str:
+    """The caption (and text alternative) of an error map of ``what`` against the ground truth x.
+
+    Examples
+    --------
+    >>> error_caption("xₖ at k = 3", 0.01234, 0.5)
+    '|xₖ at k = 3 − x| per pixel: magma, black = 0, pale yellow ≥ 0.25 (intensities on [0, 1]); mean 0.012, max 0.50.'
+    """
+    return (f"|{what} − x| per pixel: magma, black = 0, pale yellow ≥ {vmax:g} (intensities on [0, 1]); "
+            f"mean {mae:.3f}, max {mx:.2f}.")
 
 
 def error_scale_html(vmax: float = ERROR_VMAX) -> str:

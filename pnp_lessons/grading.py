@@ -96,10 +96,9 @@ def to_assignment(nb):
         cells += [cell, test]
     out.cells = cells
     for c in out.cells:
-        if c.cell_type == "code":   # the in-page exercise keeps its Check button, loses Show solution
-            c.source = re.sub(r"\bexercise\((['\"]\d\d\.\d+['\"])\)", r"exercise(\1, reveal=False)", c.source)
-    for c in out.cells:          # nbgrader wants a clean source: no outputs, no execution counts
         if c.cell_type == "code":
+            # the in-page exercise keeps its Check button, loses Show solution; nbgrader wants a clean source
+            c.source = re.sub(r"\bexercise\((['\"]\d\d\.\d+['\"])\)", r"exercise(\1, reveal=False)", c.source)
             c.outputs, c.execution_count = [], None
     return out
 

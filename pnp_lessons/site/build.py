@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..figures import ERROR_SCALE_CSS
 from . import scrub as S
 from .snapshot import VIEW_KEY, widget_html, widget_state
 
@@ -56,8 +57,6 @@ img { max-width: 100%; }
 .pnp-scrub-slot img { width: 100%; aspect-ratio: 1; object-fit: contain; image-rendering: pixelated;
   border: 1px solid #ccc; }
 .pnp-scrub-charts { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 6px; }
-.pnp-scale { display: inline-flex; align-items: center; gap: 4px; font-size: 11px; font-weight: 400; }
-.pnp-scale span.bar { display: inline-block; width: 90px; height: 9px; border: 1px solid #999; }
 .anchor-link { opacity: 0; text-decoration: none; margin-left: 4px; }
 h1:hover .anchor-link, h2:hover .anchor-link, h3:hover .anchor-link, .anchor-link:focus { opacity: 1; }
 .pnp-badge { border: 1px solid; border-radius: 9px; padding: 0 7px; font-size: 12px; }
@@ -110,10 +109,14 @@ def execute(path: Path, timeout: int = 600):
     """The notebook at ``path`` executed, with its widget state stored (in the mode of :func:`_mode`)."""
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as e:
+        raise RuntimeError(f"{path.name} raised while executing: {e.ename}: {e.evalue}") from e
     return nb
 
 
@@ -159,7 +162,7 @@ def _page(title: str, body: str, nav: str) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(title)} — PnP Lessons</title>{katex}"
-            f"<link rel='stylesheet' href='_static/pygments.css'><style>{CSS}</style></head><body>"
+            f"<link rel='stylesheet' href='_static/pygments.css'><style>{CSS}{ERROR_SCALE_CSS}</style></head><body>"
             f"<header class='pnp-site'>{nav}</header><main>{body}</main>"
             f"<footer class='pnp-site'>{nav}</footer></body></html>")
 
@@ -214,10 +217,6 @@ def _build(out: Path, fast: bool, pages, scrubbers, timeout: int, progress) -> l
     for rel in rels:
         t0 = time.time()
         nb = execute(NOTEBOOKS / rel, timeout=timeout)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                  if o.get("output_type") == "error"]
-        if errors:
-            raise RuntimeError(f"{rel} raised while executing: {errors[0].get('ename')}: {errors[0].get('evalue')}")
         n = replace_widgets(nb, rel.stem, scrubbers, progress)
         body, _ = exporter.from_notebook_node(nb)
         body = re.sub(r'href="(?:[^"]*/)?([^"/]+)\.ipynb"', r'href="\1.html"', body)   # links between lessons

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..figures import error_map, error_scale_html, svg_chart
+from ..figures import error_caption, error_map, error_scale_html, svg_chart
 from ..images import to_png_bytes
 from ..metrics import psnr
 from ..params import Param
@@ -64,7 +64,7 @@ def frame(image, truth, history: list[dict], status: str, message: str, caption:
     caption, the run's status and message, and the theory badge ``(state, text)``."""
     emap, mae, mx = error_map(image, truth)
     return {"img": _png_uri(image), "err": _png_uri(emap),
-            "errcap": f"|x − x_true| per pixel: magma, black = 0, pale yellow ≥ 0.25; mean {mae:.3f}, max {mx:.2f}.",
+            "errcap": error_caption("the result", mae, mx),
             "charts": "".join(charts), "caption": caption, "status": status, "message": message,
             "badge": [badge[0], STATES[badge[0]], badge[1]], "k": len(history)}
 
@@ -147,12 +147,11 @@ def lesson05_scrubber() -> Scrubber:
     γ of Fig. 2 × the NLM width h."""
     from ..denoisers.nlm import NLM
     from ..lessons.l05_pnp_ista_convergence import compute as C
-    from ..runtime import is_fast, live_size
     from ..solvers import guarantees
     from ..solvers.pnp_ista import pnp_ista
 
-    pb = C.make_problem("inpaint", size=live_size(cpu=128, cuda=256, fast=48))
-    iters = 20 if is_fast() else 150
+    pb = C.make_problem("inpaint", size=C.image_size())
+    iters = C.iterations()
 
     def run(gamma, h255):
         cfg = NLM(C.NLM_PATCH, C.NLM_WINDOW, h=h255 / 255)

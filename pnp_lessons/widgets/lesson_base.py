@@ -16,6 +16,7 @@ from collections.abc import Callable
 import ipywidgets as W
 
 from .controls import ParamControl
+from .panel import SLOT_CSS
 from .panel import ImageSlot as _PanelSlot
 from ..figures import figure_html, figure_png, new_figure  # noqa: F401 (the lessons' kit)
 from ..runtime import is_fast
@@ -26,11 +27,7 @@ __all__ = ["Slider", "parse", "FigureSlot", "ImageSlot", "figure_png", "figure_h
            "OneShot", "is_fast", "STYLE"]
 
 STYLE = """<style>
-.pnp-lesson img { image-rendering: auto; }
-img.pnp-img { image-rendering: pixelated; border: 1px solid #ccc; background: #fafafa; }
-.pnp-slot-title { font-weight: 600; margin: 0 0 2px 0; }
-.pnp-scale { display: inline-flex; align-items: center; gap: 4px; font-size: 11px; font-weight: 400; color: #333; }
-.pnp-scale span.bar { display: inline-block; width: 90px; height: 9px; border: 1px solid #999; }
+.pnp-lesson img { image-rendering: auto; }""" + SLOT_CSS + """
 .pnp-caption { font-size: 12px; line-height: 1.35; color: #333; }
 .pnp-field-msg { color: #a33; font-size: 12px; }
 .pnp-busy { font-weight: 600; font-size: 12px; }

@@ -14,17 +14,19 @@ import ipywidgets as W
 import torch
 import traitlets
 
-from ..figures import ERROR_VMAX, error_map, error_scale_html
+from ..figures import ERROR_SCALE_CSS, ERROR_VMAX, error_caption, error_map, error_scale_html
 from ..images import to_png_bytes
 
-__all__ = ["ImageSlot", "ImagePanel", "ImageGrid", "AltImage", "STYLE"]
+__all__ = ["ImageSlot", "ImagePanel", "ImageGrid", "AltImage", "STYLE", "SLOT_CSS"]
 
-STYLE = """<style>
+SLOT_CSS = """
 .pnp-img img, img.pnp-img { image-rendering: pixelated; border: 1px solid #ccc; background: #fafafa; }
 .pnp-slot-title { font-weight: 600; margin: 0 0 2px 0; }
+""" + ERROR_SCALE_CSS
+"""CSS of an :class:`ImageSlot` (its picture, title and error scale), for every stylesheet that shows slots."""
+
+STYLE = "<style>" + SLOT_CSS + """
 .pnp-caption { font-size: 12px; line-height: 1.3; color: #333; min-height: 3.9em; }
-.pnp-scale { display: inline-flex; align-items: center; gap: 4px; font-size: 11px; font-weight: 400; color: #333; }
-.pnp-scale span.bar { display: inline-block; width: 90px; height: 9px; border: 1px solid #999; }
 .pnp-grid-wide { --pnp-cols: 2; }
 @media (min-width: 1700px) { .pnp-grid-wide { --pnp-cols: 4; } }
 .pnp-message { padding: 4px 8px; border-radius: 4px; }
@@ -86,8 +88,7 @@ class ImageSlot(W.VBox):
         (:func:`~pnp_lessons.figures.error_map`), captioned with ``what`` it is (e.g. "xₖ at k = 40") and its
         mean and maximum."""
         emap, mae, mx = error_map(x, ref, vmax)
-        self.show(emap, f"|{what} − x| per pixel: magma, black = 0, pale yellow ≥ {vmax:g} (intensities on [0, 1]); "
-                        f"mean {mae:.3f}, max {mx:.2f}.")
+        self.show(emap, error_caption(what, mae, mx, vmax))
 
     def set_caption(self, caption: str):
         if caption != self.caption_text:

@@ -14,9 +14,10 @@ from ...operators import uniform_kernel
 from ...problems import Problem
 from ...problems import make_problem as core_problem
 from ...params import Param
-from ...runtime import is_fast
+from ...runtime import is_fast, live_size
 
-__all__ = ["PARAMS", "PROBLEMS", "PALETTE", "STATUS", "make_problem", "small_problem", "gamma_grid"]
+__all__ = ["PARAMS", "PROBLEMS", "PALETTE", "STATUS", "make_problem", "small_problem", "gamma_grid", "image_size",
+           "iterations"]
 
 NLM_PATCH, NLM_WINDOW = 5, 11
 
@@ -37,6 +38,16 @@ PALETTE = OKABE_ITO   # colour-blind safe (pnp_lessons.figures)
 
 STATUS = {"running": "running", "converged": "converged", "max_iter": "reached K iterations", "diverged": "diverged",
           "stopped": "stopped"}
+
+
+def image_size() -> int:
+    """Side of the explorer's image: 48 in CI-fast mode, 128 on CPU, 256 on a CUDA GPU."""
+    return live_size(cpu=128, cuda=256, fast=48)
+
+
+def iterations() -> int:
+    """The explorer's default K: 20 in CI-fast mode, 150 otherwise."""
+    return 20 if is_fast() else 150
 
 
 def make_problem(kind: str = "inpaint", size: int = 64, crop: tuple | None = None, seed: int = 0) -> Problem:

@@ -21,13 +21,14 @@ from ... import analysis as an
 from ...denoisers.nlm import NLM
 from ...figures import figure_html, new_figure, svg_chart
 from ...metrics import psnr
-from ...runtime import is_fast, live_size
+from ...runtime import is_fast
 from ...solvers.pnp_ista import pnp_ista
 from ...widgets.lesson_base import FigureSlot, ImageSlot, LessonWidget, Slider
 from ...solvers import guarantees
 from ...widgets.badge import badge_html
 from ...widgets.panel import ImageGrid
-from .compute import NLM_PATCH, NLM_WINDOW, PALETTE, PARAMS, PROBLEMS, STATUS, gamma_grid, make_problem, small_problem
+from .compute import (NLM_PATCH, NLM_WINDOW, PALETTE, PARAMS, PROBLEMS, STATUS, gamma_grid, image_size, iterations,
+                      make_problem, small_problem)
 
 __all__ = ["rho_curves", "GershgorinExplorer", "PnPIstaRuns"]
 
@@ -164,14 +165,14 @@ class PnPIstaRuns(LessonWidget):
 
     def __init__(self, kind: str = "inpaint", gamma: float = 0.9, h255: float = 20.0, iters: int | None = None,
                  autostart: bool = True):
-        self.size = live_size(cpu=128, cuda=256, fast=48)
+        self.size = image_size()
         self.gamma = Slider(PARAMS["gamma"], gamma)
         self.h = Slider(PARAMS["h"], h255, continuous_update=False)
         self.mode = W.ToggleButtons(options=[("W fixed (linear)", "fixed"), ("W adaptive (from xₖ)", "adaptive")],
                                     value="fixed", description="NLM weights", style={"description_width": "90px"})
         self.kind = W.Dropdown(options=[(v, k) for k, v in PROBLEMS.items()], value=kind, description="problem",
                                style=DESC, layout=W.Layout(width="460px"))
-        self.iters = Slider(PARAMS["iters"], iters or (20 if is_fast() else 150))
+        self.iters = Slider(PARAMS["iters"], iters or iterations())
         self.presets = [W.Button(description=f"γ = {g:g}", layout=W.Layout(width="80px"),
                                  tooltip=f"run with γ = {g:g} (as in Fig. 2)") for g in (0.5, 0.9, 1.0, 2.0, 2.1)]
         for b, g in zip(self.presets, (0.5, 0.9, 1.0, 2.0, 2.1), strict=False):
