@@ -58,13 +58,23 @@ axe: node_modules/.package-lock.json
 state-dirs:
 	@mkdir -p $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 
+# POOL playground kernels are started and warmed before anyone asks (Voilà's preheated kernels, ~0.35 GiB each;
+# culling counts from a student's arrival, pnp_lessons/serving.py). Measured with benchmarks/load.py: 10 or 20
+# students at once get their first image 3× / 2× sooner with `make demo POOL=30`; 30 at once lost most pages
+# (docs/benchmarks.md), hence off by default.
+POOL ?= 0
+comma := ,
+PREHEAT = $(if $(filter-out 0,$(POOL)),--VoilaConfiguration.preheat_kernel=True \
+  --VoilaConfiguration.multi_kernel_manager_class=pnp_lessons.serving.ClassKernelManager \
+  '--VoilaKernelManager.kernel_pools_config={"apps/playground.ipynb": {"pool_size": $(POOL)}$(comma) "default": {"pool_size": 0}}')
+
 demo: install state-dirs
 	@echo ""
 	@echo "  PnP Lessons: open  http://127.0.0.1:$(PORT)/voila/render/00_welcome.ipynb"
 	@echo "  Playground:        http://127.0.0.1:$(PORT)/voila/render/apps/playground.ipynb"
 	@echo "  (all pages are listed at http://127.0.0.1:$(PORT)/ ; Ctrl-C stops the server)"
 	@echo ""
-	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 .
+	cd notebooks && ../$(VENV)/bin/voila --no-browser --port=$(PORT) --Voila.ip=127.0.0.1 $(PREHEAT) .
 
 # The lessons as a static site (no kernel, no network): notebooks executed in CI-fast mode, the main widgets
 # scrubbable over a precomputed grid, KaTeX from npm for the math. Open $(SITE)/index.html in a browser.

@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/load.py                    # N = 10, 60 s of slider moves, peer N = 1
     .venv/bin/python benchmarks/load.py --sessions 20 --duration 90 --think 2
     .venv/bin/python benchmarks/load.py --no-peer --json results.json
+    .venv/bin/python benchmarks/load.py --sessions 10,20,30 --no-peer --result-cache both   # docs/benchmarks.md
 
 What it does, on loopback only:
 
@@ -22,7 +23,19 @@ What it does, on loopback only:
    second, and the machine's used memory, and reports the peaks;
 5. checks that every session kept responding (every move produced a frame within
    ``--frame-timeout``), then closes the pages and checks that the server culls every kernel
-   within the culling timeout + interval + a margin.
+   within the culling timeout + interval + a margin;
+6. accounts the CPU time of the round: the kernels, the Voilà server and Chromium (which, here,
+   renders all N students' pages on the same two cores; in a classroom each student's browser
+   runs on their own machine).
+
+``--preheat P`` gives the cache-on server a pool of P preheated playground kernels
+(:mod:`pnp_lessons.serving`, ``make demo POOL=P``), filled before the round as a teacher would
+before the class; the time it took is reported.
+
+``--result-cache`` chooses the playground's shared result cache (:mod:`pnp_lessons.result_cache`):
+``off`` computes every run (the code before the cache), ``on`` gives the server's kernels one
+fresh, empty cache directory, ``both`` runs every N with ``off`` first (the peer) and then ``on``,
+each on its own server. A move whose run was replayed says so on the page; the report counts them.
 
 It prints a table and a capacity estimate for this machine (memory bound: how many kernels fit
 in the memory left; CPU bound: measured latencies at N, against the peer) — estimates, stated as
@@ -93,23 +106,33 @@ def kernel_processes(server_pid: int) -> list:
 class Server:
     """Voilà on a free loopback port, project configuration, its own state directories."""
 
-    def __init__(self, cull_idle: int, cull_interval: int, fast: bool):
+    def __init__(self, cull_idle: int, cull_interval: int, fast: bool, result_cache: str = "off", pool: int = 0,
+                 fill_delay: float = 600.0):
         self.tmp = Path(tempfile.mkdtemp(prefix="pnp-load-"))
+        self.result_cache = result_cache
+        self.pool = pool
         env = dict(os.environ, JUPYTER_CONFIG_DIR=str(ROOT / "etc" / "jupyter"),
                    JUPYTER_PATH=str(ROOT / "share" / "jupyter"),
                    JUPYTER_DATA_DIR=str(self.tmp / "data"), JUPYTER_RUNTIME_DIR=str(self.tmp / "runtime"),
                    IPYTHONDIR=str(self.tmp / "ipython"), MPLCONFIGDIR=str(self.tmp / "mpl"),
                    JUPYTER_PLATFORM_DIRS="1", PNP_LESSONS_FAST="1" if fast else "0",
-                   OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+                   OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+                   PNP_LESSONS_RESULT_CACHE="off" if result_cache == "off" else str(self.tmp / "results"))
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cull_idle, self.cull_interval = cull_idle, cull_interval
         self.log = open(self.tmp / "voila.log", "w")
         voila = Path(sys.executable).with_name("voila")
+        preheat = [] if not pool else [   # as `make demo POOL=…` (pnp_lessons/serving.py)
+            "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.multi_kernel_manager_class=pnp_lessons.serving.ClassKernelManager",
+            "--VoilaKernelManager.kernel_pools_config=" + json.dumps({PAGE: {"pool_size": pool},
+                                                                      "default": {"pool_size": 0}}),
+            f"--VoilaKernelManager.fill_delay={fill_delay}"]
         self.proc = subprocess.Popen(
             [str(voila), "--no-browser", f"--port={self.port}", "--Voila.ip=127.0.0.1",
              f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
-             f"--MappingKernelManager.cull_interval={cull_interval}", "."],
+             f"--MappingKernelManager.cull_interval={cull_interval}", *preheat, "."],
             cwd=ROOT / "notebooks", env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while True:
@@ -121,6 +144,39 @@ class Server:
                     self.close()
                     raise SystemExit("Voilà did not start:\n" + (self.tmp / "voila.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
+
+        self.pool_fill_s = None
+        if pool:       # the teacher starts the server before the class: wait until the pool is warm
+            t0 = time.monotonic()
+            while f"is filled with {pool} kernel(s)" not in (self.tmp / "voila.log").read_text():
+                if self.proc.poll() is not None or time.monotonic() - t0 > 60 + 10 * pool:
+                    self.close()
+                    raise SystemExit("the kernel pool did not fill:\n"
+                                     + (self.tmp / "voila.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+            # "filled" is logged when the kernels start; they are warm once they sit in page_query's wait (idle)
+            while self._kernels_cpu(2.0) > 0.1 * pool + 0.05:
+                if time.monotonic() - t0 > 60 + 10 * pool:
+                    break
+            self.pool_fill_s = time.monotonic() - t0
+
+    def _kernels_cpu(self, window: float) -> float:
+        """CPU seconds the kernels used during the next ``window`` seconds."""
+        import psutil
+
+        def total():
+            out = 0.0
+            for k in self.kernels():
+                try:
+                    t = k.cpu_times()
+                    out += t.user + t.system
+                except psutil.Error:
+                    pass
+            return out
+
+        before = total()
+        time.sleep(window)
+        return total() - before
 
     def kernels(self):
         return kernel_processes(self.proc.pid)
@@ -150,6 +206,7 @@ class MemorySampler:
         self.peak_total_uss = 0.0
         self.peak_used = 0.0
         self.server_rss = 0.0
+        self.cpu: dict[str, dict[int, float]] = {"kernels": {}, "voila": {}, "chromium": {}}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -183,7 +240,35 @@ class MemorySampler:
                 self.server_rss = max(self.server_rss, psutil.Process(self.server.proc.pid).memory_info().rss / 2**20)
             except psutil.Error:
                 pass
+            self._account_cpu()
             self._stop.wait(1.0)
+
+    def _account_cpu(self):
+        """CPU seconds (user + system) of every kernel, the server and every Chromium process seen so far."""
+        import psutil
+
+        groups = [("kernels", self.server.kernels())]
+        try:
+            groups.append(("voila", [psutil.Process(self.server.proc.pid)]))
+        except psutil.Error:
+            pass
+        chromium = []
+        for p in psutil.process_iter(["name"]):
+            if (p.info.get("name") or "").startswith(("chromium", "chrome")):
+                chromium.append(p)
+        groups.append(("chromium", chromium))
+        for group, procs in groups:
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    self.cpu[group][p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+
+    def cpu_seconds(self, base: dict | None = None) -> dict[str, float]:
+        """CPU seconds per group, less what ``base`` (an earlier snapshot of :attr:`cpu`) had already counted."""
+        base = base or {}
+        return {g: sum(v - base.get(g, {}).get(pid, 0.0) for pid, v in d.items()) for g, d in self.cpu.items()}
 
     def stop(self):
         self._stop.set()
@@ -194,7 +279,7 @@ class MemorySampler:
 async def student(browser, url: str, i: int, duration: float, think: float, frame_timeout: float,
                   open_timeout: float = 300.0) -> dict:
     """One session: open the page, wait for the first frame, move γ for ``duration`` seconds."""
-    res = {"session": i, "first_frame_s": None, "latencies": [], "failures": [], "moves": 0}
+    res = {"session": i, "first_frame_s": None, "latencies": [], "failures": [], "moves": 0, "replayed": 0}
     ctx = await browser.new_context(viewport={"width": 1200, "height": 800})
     page = await ctx.new_page()
     try:
@@ -226,6 +311,8 @@ async def student(browser, url: str, i: int, duration: float, think: float, fram
             body = await page.inner_text(".pnp-playground")
             if "could not run" in body or "Traceback" in body:
                 res["failures"].append(f"move {r}: the page shows an error")
+            if "replayed:" in body:      # the run was the shared cache's (the page says so)
+                res["replayed"] += 1
             await asyncio.sleep(think)
     except Exception as e:
         res["failures"].append(f"page: {type(e).__name__}: {str(e)[:200]}")
@@ -234,11 +321,21 @@ async def student(browser, url: str, i: int, duration: float, think: float, fram
     return res
 
 
+def browser_executable(nice: int, folder: Path) -> str:
+    """Chromium, or a wrapper that starts it ``nice`` steps lower in priority (its renderers inherit it)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not nice:
+        return chromium
+    wrapper = folder / "chromium-nice"
+    wrapper.write_text(f'#!/bin/sh\nexec nice -n {int(nice)} "{chromium}" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 async def classroom(url: str, n: int, duration: float, think: float, frame_timeout: float, stagger: float,
-                    open_timeout: float) -> list[dict]:
+                    open_timeout: float, chromium: str) -> list[dict]:
     from playwright.async_api import async_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         tasks = []
@@ -251,17 +348,24 @@ async def classroom(url: str, n: int, duration: float, think: float, frame_timeo
 
 
 def run_round(server: Server, n: int, args) -> dict:
-    sampler = MemorySampler(server).start()
+    sampler = MemorySampler(server)
+    sampler._account_cpu()            # what the processes had used before the round
+    base = {g: dict(d) for g, d in sampler.cpu.items()}
+    sampler.start()
     t0 = time.monotonic()
     results = asyncio.run(classroom(server.url, n, args.duration, args.think, args.frame_timeout, args.stagger,
-                                  args.open_timeout))
+                                  args.open_timeout, browser_executable(args.browser_nice, server.tmp)))
     wall = time.monotonic() - t0
     sampler.stop()
     lat = [v for r in results for v in r["latencies"]]
     first = [r["first_frame_s"] for r in results if r["first_frame_s"] is not None]
     failures = [(r["session"], f) for r in results for f in r["failures"]]
+    cpu = sampler.cpu_seconds(base)
     out = {
-        "sessions": n, "wall_s": wall,
+        "sessions": n, "wall_s": wall, "result_cache": server.result_cache, "pool": server.pool,
+        "pool_fill_s": server.pool_fill_s,
+        "replayed_moves": sum(r["replayed"] for r in results),
+        "cpu_s": cpu, "cpu_share": {g: v / max(sum(cpu.values()), 1e-9) for g, v in cpu.items()},
         "moves": sum(r["moves"] for r in results), "frames": len(lat),
         "responding_sessions": sum(1 for r in results if not r["failures"] and r["first_frame_s"] is not None),
         "failures": failures,
@@ -280,20 +384,23 @@ def run_round(server: Server, n: int, args) -> dict:
     return out
 
 
-def wait_culled(server: Server, margin: float = 30.0, per_kernel: float = 5.0) -> tuple[bool, float, int]:
-    """Wait until the server holds no kernel; (culled?, seconds waited, kernels left).
+def wait_culled(server: Server, sessions: int, margin: float = 30.0,
+                per_kernel: float = 5.0) -> tuple[bool, float, int]:
+    """Wait until the server holds no kernel but those left in its pool (never culled, not refilled before
+    ``--fill-delay``); (culled?, seconds waited, kernels left).
 
     The culler shuts kernels down one after another (~3 s each on this machine), so the wait
     allows ``per_kernel`` seconds for each kernel alive when the pages closed, on top of the
     timeout, the interval and ``margin`` (runs still in flight finish first: busy kernels are
     not culled)."""
     t0 = time.monotonic()
+    pooled = max(0, server.pool - sessions)
     limit = server.cull_idle + server.cull_interval + margin + per_kernel * len(server.kernels())
     while time.monotonic() - t0 < limit:
-        if not server.kernels():
+        if len(server.kernels()) <= pooled:
             return True, time.monotonic() - t0, 0
         time.sleep(1.0)
-    return False, time.monotonic() - t0, len(server.kernels())
+    return False, time.monotonic() - t0, len(server.kernels()) - pooled
 
 
 # --------------------------------------------------------------------------- report
@@ -303,31 +410,53 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
     lines = []
     total_mib = psutil.virtual_memory().total / 2**20
     mode = "CI-fast (48², 20 iterations)" if args.fast else f"full ({args.size}², 150 iterations)"
+    if args.browser_nice:
+        mode += f"; Chromium at nice {args.browser_nice}"
     lines.append(f"machine: {os.cpu_count()} CPU cores, {total_mib / 1024:.1f} GiB memory; "
                  f"page {PAGE}{QUERY}, {mode} "
                  f"settings; {args.duration:.0f} s of moves per round, {args.think:.1f} s think time")
-    hdr = (f"{'N':>3} {'resp.':>6} {'moves':>6} {'first frame p50/max s':>22} {'slider→frame p50/p90/p99/max s':>32} "
-           f"{'kernel RSS MiB (peak, median)':>30} {'USS':>6} {'all kernels MiB':>16} {'machine used MiB':>17}")
+    hdr = (f"{'cache':>10} {'N':>3} {'resp.':>6} {'moves':>6} {'replayed':>8} {'first frame p50/max s':>22} "
+           f"{'slider→frame p50/p90/p99/max s':>32} "
+           f"{'kernel RSS MiB (peak, median)':>30} {'USS':>6} {'all kernels MiB':>16} {'machine used MiB':>17} "
+           f"{'CPU s kernels/voila/chromium':>29}")
     lines.append(hdr)
     for r in rounds:
-        lines.append(f"{r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} {r['moves']:>6} "
+        cpu = r["cpu_s"]
+        mode = r["result_cache"] + (f"+pool {r['pool']}" if r.get("pool") else "")
+        lines.append(f"{mode:>10} {r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} "
+                     f"{r['moves']:>6} {r['replayed_moves']:>8} "
                      f"{r['first_frame_p50_s']:>10.2f} / {r['first_frame_max_s']:<9.2f} "
                      f"{r['latency_p50_s']:>9.2f} / {r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} / "
                      f"{r['latency_max_s']:<6.2f} "
                      f"{(r['kernel_rss_peak_mib_median'] or float('nan')):>30.0f} "
                      f"{(r['kernel_uss_peak_mib_median'] or float('nan')):>6.0f} "
                      f"{r['kernels_total_rss_peak_mib']:>16.0f} "
-                     f"{r['machine_used_before_mib']:>7.0f}→{r['machine_used_peak_mib']:<8.0f}")
+                     f"{r['machine_used_before_mib']:>7.0f}→{r['machine_used_peak_mib']:<8.0f} "
+                     f"{cpu['kernels']:>10.0f} / {cpu['voila']:.0f} / {cpu['chromium']:.0f}")
     for (ok, waited, left), r in zip(culled, rounds, strict=False):
         verdict = (f"all kernels culled {waited:.0f} s after the pages closed" if ok
                    else f"{left} kernels still alive after {waited:.0f} s")
-        lines.append(f"culling after N = {r['sessions']}: " + verdict)
+        lines.append(f"culling after N = {r['sessions']} (cache {r['result_cache']}): " + verdict)
+    for r in rounds:
+        if r.get("pool_fill_s") is not None:
+            lines.append(f"N = {r['sessions']}: the pool of {r['pool']} preheated kernels filled in "
+                         f"{r['pool_fill_s']:.0f} s before the round (the teacher's server start)")
     for r in rounds:
         for s, f in r["failures"][:10]:
-            lines.append(f"  N = {r['sessions']}, session {s}: {f}")
+            lines.append(f"  N = {r['sessions']}, cache {r['result_cache']}, session {s}: {f}")
+    offs = {r["sessions"]: r for r in rounds if r["result_cache"] == "off"}
+    for r in rounds:
+        peer = offs.get(r["sessions"])
+        if r["result_cache"] == "on" and peer is not None:
+            lines.append(f"N = {r['sessions']}, cache on against off (same run, each on its own server): slider→frame "
+                         f"p50 ×{r['latency_p50_s'] / peer['latency_p50_s']:.2f}, "
+                         f"p90 ×{r['latency_p90_s'] / peer['latency_p90_s']:.2f}; first frame p50 "
+                         f"×{r['first_frame_p50_s'] / peer['first_frame_p50_s']:.2f}; moves "
+                         f"{r['moves']} against {peer['moves']}")
     main = rounds[-1]
-    if len(rounds) > 1:
-        peer = rounds[0]
+    ones = [r for r in rounds if r["sessions"] == 1 and r["result_cache"] == main["result_cache"]]
+    if ones and main["sessions"] > 1:
+        peer = ones[0]
         lines.append(f"latency at N = {main['sessions']} against N = {peer['sessions']} (same run): "
                      f"p50 ×{main['latency_p50_s'] / peer['latency_p50_s']:.1f}, "
                      f"p90 ×{main['latency_p90_s'] / peer['latency_p90_s']:.1f}")
@@ -344,7 +473,11 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sessions", type=int, default=10, help="concurrent students (default 10)")
+    ap.add_argument("--sessions", default="10",
+                    help="concurrent students (default 10); a comma list (10,20,30) runs one round for each")
+    ap.add_argument("--result-cache", choices=["off", "on", "both"], default="on",
+                    help="the playground's shared result cache: off (every run computed), on (default, as served), "
+                         "both (each N with off, the peer, then on)")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of slider moves per round")
     ap.add_argument("--think", type=float, default=1.0, help="seconds a student looks at a result")
     ap.add_argument("--frame-timeout", type=float, default=120.0, help="a move without a frame by then fails")
@@ -355,6 +488,16 @@ def main(argv=None):
                     help="server's cull_idle_timeout for this run (s; production: 300). Below the time a "
                          "starved page needs to connect, the culler kills kernels of pages still loading")
     ap.add_argument("--cull-interval", type=int, default=5)
+    ap.add_argument("--preheat", type=int, default=0,
+                    help="with the result cache on: a pool of this many preheated playground kernels, filled before "
+                         "the round (make demo POOL=…); the peer (cache off) never has one")
+    ap.add_argument("--fill-delay", type=float, default=600.0,
+                    help="seconds before Voilà refills the pool after a kernel is taken (default 600: not during "
+                         "the first minutes of a class)")
+    ap.add_argument("--browser-nice", type=int, default=0,
+                    help="run Chromium this many nice steps below the server (default 0). On this one machine "
+                         "Chromium renders every student's page; with 10 its share goes to the kernels first, as "
+                         "when each student's browser runs on their own computer")
     ap.add_argument("--no-peer", action="store_true", help="skip the N = 1 round")
     ap.add_argument("--fast", action="store_true", help="CI-fast page settings (48², 20 iterations)")
     ap.add_argument("--size", type=int, default=128,
@@ -368,15 +511,27 @@ def main(argv=None):
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         raise SystemExit("chromium is not installed (make test installs Debian's chromium)")
 
-    server = Server(args.cull_idle, args.cull_interval, args.fast)
-    rounds, culled = [], []
     try:
-        for n in ([] if args.no_peer else [1]) + [args.sessions]:
-            print(f"round N = {n} …", flush=True)
-            rounds.append(run_round(server, n, args))
-            culled.append(wait_culled(server))
-    finally:
-        server.close(args.keep_log)
+        sessions = [int(v) for v in str(args.sessions).split(",")]
+        if min(sessions) < 1:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--sessions must be a positive number or a comma list of them, got {args.sessions!r}") \
+            from None
+    modes = ["off", "on"] if args.result_cache == "both" else [args.result_cache]
+    rounds, culled = [], []
+    for n in ([] if args.no_peer else [1]) + sessions:
+        for mode in modes:
+            pool = args.preheat if mode == "on" else 0
+            server = Server(args.cull_idle, args.cull_interval, args.fast, mode, pool, args.fill_delay)
+            try:
+                print(f"round N = {n}, result cache {mode} …", flush=True)
+                rounds.append(run_round(server, n, args))
+                culled.append(wait_culled(server, n))
+                print(report(rounds[-1:], culled[-1:], args).splitlines()[2], flush=True)
+            finally:
+                log = args.keep_log.with_name(f"{args.keep_log.stem}-{n}-{mode}.log") if args.keep_log else None
+                server.close(log)
     text = report(rounds, culled, args)
     print(text)
     if args.json:

@@ -632,11 +632,21 @@ def suggested_parameters(settings: dict) -> dict:
     return {k: min(max(v, PARAMS[k].min), PARAMS[k].max) for k, v in out.items()}
 
 
-def start(settings: dict, cache: ProblemCache) -> tuple[Problem, Iterator]:
-    """Validate ``settings``, build (or reuse) the problem and return it with a fresh solver generator."""
+def start(settings: dict, cache: ProblemCache, results=None) -> tuple[Problem, Iterator]:
+    """Validate ``settings``, build (or reuse) the problem and return it with a fresh solver generator.
+
+    With ``results`` (a :class:`~pnp_lessons.result_cache.ResultCache`), a run some kernel already finished with
+    the same settings on the same problem is replayed instead of computed, and a computed run is stored for the
+    others when it ends by itself."""
     s = validate_settings(settings)
     problem = cache.problem(s)
-    return problem, make_solver(s, problem, cache)
+    if results is None:
+        return problem, make_solver(s, problem, cache)
+    key = results.key(s, problem.key, cache.device)
+    replayed = results.replay(key, cache.device)
+    if replayed is not None:
+        return problem, replayed
+    return problem, results.record(key, make_solver(s, problem, cache))
 
 
 def describe(s: dict) -> str:

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch starts OpenMP (see pnp_lessons/__init__.py)
+# Every test run computes (the tests check solvers and pages, and a replay from an earlier test would hide them);
+# the tests of the shared result cache give it a directory of their own (tests/test_result_cache.py).
+os.environ.setdefault("PNP_LESSONS_RESULT_CACHE", "off")
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +91,28 @@ def data_root() -> Path:
     return root
 
 
+def run_async(coro):
+    """``asyncio.run(coro)`` in a thread of its own: the session's sync Playwright keeps an event loop running in the
+    main thread, where ``asyncio.run`` refuses to start another."""
+    import asyncio
+    import threading
+
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as e:      # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -103,12 +128,14 @@ def jupyter_env(tmp: Path) -> dict:
     return env
 
 
-def serve(args: list[str], cwd: Path, tmp: Path, probe: str, name: str, timeout: float = 60.0):
+def serve(args: list[str], cwd: Path, tmp: Path, probe: str, name: str, timeout: float = 60.0,
+          env: dict | None = None):
     """Start a Jupyter server process (output in ``tmp/<name>.log``) and wait until ``probe`` answers; fails the
-    test with the log's tail when it does not. Returns the process (stop it with :func:`stop`)."""
+    test with the log's tail when it does not. Returns the process (stop it with :func:`stop`). ``env``: variables
+    set on top of :func:`jupyter_env`."""
     log_path = tmp / f"{name}.log"
     log = open(log_path, "w")
-    proc = subprocess.Popen(args, cwd=cwd, env=jupyter_env(tmp), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, cwd=cwd, env=jupyter_env(tmp) | (env or {}), stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + timeout
     while True:
         try:

@@ -63,8 +63,9 @@ def test_the_jupyterhub_config_loads_in_both_modes(mode, monkeypatch):
 
     cfg = Config()
     monkeypatch.setenv("PNP_LESSONS_HUB_MODE", mode)
-    code = (ROOT / "hosting/jupyterhub/jupyterhub_config.py").read_text()
-    exec(compile(code, "jupyterhub_config.py", "exec"), {"get_config": lambda: cfg})
+    path = ROOT / "hosting/jupyterhub/jupyterhub_config.py"
+    code = path.read_text()
+    exec(compile(code, "jupyterhub_config.py", "exec"), {"get_config": lambda: cfg, "__file__": str(path)})
     assert cfg.Spawner.mem_limit and cfg.Spawner.environment["OMP_WAIT_POLICY"] == "PASSIVE"
     assert cfg.Spawner.environment["JUPYTER_CONFIG_PATH"].endswith("/etc/jupyter")
     if mode == "extension":
@@ -74,7 +75,7 @@ def test_the_jupyterhub_config_loads_in_both_modes(mode, monkeypatch):
         assert cfg.Spawner.cmd == ["jhsingle-native-proxy"] and "voila" in cfg.Spawner.args
     monkeypatch.setenv("PNP_LESSONS_HUB_MODE", "lab")
     with pytest.raises(ValueError, match="PNP_LESSONS_HUB_MODE"):
-        exec(compile(code, "jupyterhub_config.py", "exec"), {"get_config": lambda: Config()})
+        exec(compile(code, "jupyterhub_config.py", "exec"), {"get_config": lambda: Config(), "__file__": str(path)})
 
 
 def test_nginx_forwards_websockets_under_the_base_url_of_the_gpu_script():
@@ -238,3 +239,145 @@ print('ok')
     env = dict(os.environ, PYTORCH_NVML_BASED_CUDA_CHECK="1", PNP_LESSONS_FAST="1")
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------- the hub's memory cgroups
+def _cgroup_spawner_module():
+    pytest.importorskip("jupyterhub", reason="JupyterHub is in the test extra (pip install -e '.[test]')")
+    sys.path.insert(0, str(ROOT / "hosting" / "jupyterhub"))
+    try:
+        import cgroup_spawner
+    finally:
+        sys.path.pop(0)
+    return cgroup_spawner
+
+
+def test_the_hub_finds_its_own_memory_cgroup_in_v1_and_v2_layouts(tmp_path):
+    cs = _cgroup_spawner_module()
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "pod" / "hub").mkdir(parents=True)
+    (v1 / "memory" / "pod" / "hub" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (tmp_path / "v1.cgroup").write_text("4:memory:/pod/hub\n1:cpu:/\n0::/\n")
+    assert cs.own_memory_cgroup(v1, str(tmp_path / "v1.cgroup")) == (v1 / "memory" / "pod" / "hub", 1)
+    v2 = tmp_path / "v2"
+    (v2 / "user.slice").mkdir(parents=True)
+    (v2 / "user.slice" / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (tmp_path / "v2.cgroup").write_text("0::/user.slice\n")
+    assert cs.own_memory_cgroup(v2, str(tmp_path / "v2.cgroup")) == (v2 / "user.slice", 2)
+    (v2 / "user.slice" / "cgroup.controllers").write_text("cpu io pids\n")      # memory not delegated
+    assert cs.own_memory_cgroup(v2, str(tmp_path / "v2.cgroup")) is None
+    assert cs.own_memory_cgroup(v2, str(tmp_path / "absent")) is None
+
+
+def test_the_spawner_writes_the_users_limit_or_says_why_it_cannot(tmp_path):
+    from types import SimpleNamespace
+
+    cs = _cgroup_spawner_module()
+    parent = tmp_path / "hub"
+    parent.mkdir()
+    (parent / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    user = SimpleNamespace(name="ada", url="/user/ada/", escaped_name="ada")
+    spawner = cs.CgroupSpawner(user=user, cgroup_parent=str(parent), mem_limit="1G")
+    d = Path(spawner._make_cgroup())
+    assert d == parent / "jupyterhub-ada" and int((d / "memory.limit_in_bytes").read_text()) == 2**30
+    nowhere = cs.CgroupSpawner(user=user, cgroup_parent=str(tmp_path / "absent" / "hub"), mem_limit="1G")
+    assert nowhere._make_cgroup() == ""                      # no limit: the server still starts, the log says why
+    nowhere.require_limit = True
+    with pytest.raises(RuntimeError, match="mem_limit=1073741824 not applied to ada's server"):
+        nowhere._make_cgroup()
+    assert cs.CgroupSpawner(user=user, cgroup_parent=str(parent))._make_cgroup() == "", "no mem_limit, no cgroup"
+    spawner.cgroup = str(d)                                  # a hub restart: the database gives the cgroup back
+    restarted = cs.CgroupSpawner(user=user, cgroup_parent=str(parent), mem_limit="1G")
+    restarted.load_state(spawner.get_state())
+    assert restarted.cgroup == str(d)
+
+
+# --------------------------------------------------------------------------- Zero to JupyterHub
+def test_the_z2jh_values_validate_against_the_charts_schema_and_match_the_project():
+    import json
+
+    import jsonschema
+    import yaml
+
+    def helm_merge(defaults, override):
+        """Helm's coalescing of a values file over the chart's defaults: maps key by key, null removes a key."""
+        out = dict(defaults)
+        for k, v in override.items():
+            if v is None:
+                out.pop(k, None)
+            elif isinstance(v, dict) and isinstance(out.get(k), dict):
+                out[k] = helm_merge(out[k], v)
+            else:
+                out[k] = v
+        return out
+
+    z2jh = ROOT / "hosting" / "z2jh"
+    schema = json.loads((z2jh / "chart-4.4.0" / "values.schema.json").read_text())
+    defaults = yaml.safe_load((z2jh / "chart-4.4.0" / "values.yaml").read_text())
+    values = yaml.safe_load((z2jh / "values.yaml").read_text())
+    jsonschema.validate(helm_merge(defaults, values), schema)
+    typo = {**values, "singleuser": {**values["singleuser"], "memmory": {"limit": "2G"}}}
+    with pytest.raises(jsonschema.ValidationError, match="memmory"):
+        jsonschema.validate(helm_merge(defaults, typo), schema)   # unknown keys are refused: a misspelling fails
+    single = values["singleuser"]
+    # the image is the repository built by repo2docker from binder/, with the hub's version pinned to the chart's
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    hub_pins = pyproject["project"]["optional-dependencies"]["hub"]
+    binder = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    assert [p for p in hub_pins if p.startswith("jupyterhub==")][0] in binder
+    assert "jupyterhub==5.5.0" in hub_pins and "4.4.0" in (z2jh / "values.yaml").read_text()
+    # the lessons the students land on exist, under the name the postStart hook copies them to
+    assert single["defaultUrl"] == "/voila/render/pnp-lessons/00_welcome.ipynb"
+    hook = single["lifecycleHooks"]["postStart"]["exec"]["command"][-1]
+    assert "cp -r /srv/pnp-lessons/notebooks $HOME/pnp-lessons" in hook
+    assert (ROOT / "notebooks" / "00_welcome.ipynb").exists()
+    assert single["extraEnv"]["JUPYTER_CONFIG_PATH"] == "/srv/pnp-lessons/etc/jupyter"
+    # the same per-student memory limit as the one-machine hub, culling and warm capacity for a class arriving
+    hub_config = (ROOT / "hosting/jupyterhub/jupyterhub_config.py").read_text()
+    assert f'"PNP_LESSONS_MEM_LIMIT", "{single["memory"]["limit"]}"' in hub_config
+    assert values["cull"]["enabled"] and values["cull"]["timeout"] == 3600
+    assert values["prePuller"]["continuous"]["enabled"] and values["scheduling"]["userPlaceholder"]["enabled"]
+
+
+# --------------------------------------------------------------------------- preheated kernels and culling
+def test_a_kernel_taken_from_the_pool_is_culled_only_after_its_own_idle_time():
+    """A preheated kernel sat idle in Voilà's pool (never culled there); when a student takes it, the culler must
+    count idle time from then, not from the preheat, or it stops the kernel before the page connects."""
+    import datetime
+    from types import SimpleNamespace
+
+    from conftest import run_async
+    from pnp_lessons.serving import ClassKernelManager, pool_config
+
+    km = ClassKernelManager(cull_idle_timeout=300)
+    stopped = []
+
+    async def shutdown(kernel_id, *args, **kwargs):
+        stopped.append(kernel_id)
+
+    km.shutdown_kernel = shutdown
+    long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=20)
+    kernel = SimpleNamespace(last_activity=long_ago, execution_state="idle", kernel_name="python3",
+                             kernel_spec=SimpleNamespace(metadata={}))
+    km._kernels["k1"] = kernel
+    run_async(km.cull_kernel_if_idle("k1"))            # first seen outside the pool: the clock starts now
+    assert stopped == [] and kernel.last_activity > long_ago
+    run_async(km.cull_kernel_if_idle("k1"))            # idle 0 s of 300: stays
+    assert stopped == []
+    kernel.last_activity = long_ago                    # the student left 20 minutes ago
+    run_async(km.cull_kernel_if_idle("k1"))
+    assert stopped == ["k1"]
+    assert pool_config({"apps/playground.ipynb": 3}) == {"default": {"pool_size": 0},
+                                                         "apps/playground.ipynb": {"pool_size": 3}}
+    with pytest.raises(ValueError, match="pool size"):
+        pool_config({"apps/playground.ipynb": -1})
+
+
+def test_make_demo_preheats_the_playground_with_the_class_culling():
+    dry = subprocess.run(["make", "-n", "demo", "POOL=30"], cwd=ROOT, capture_output=True, text=True, check=True)
+    line = dry.stdout.strip().splitlines()[-1]
+    assert "--VoilaConfiguration.preheat_kernel=True" in line
+    assert "multi_kernel_manager_class=pnp_lessons.serving.ClassKernelManager" in line
+    assert '{"apps/playground.ipynb": {"pool_size": 30}, "default": {"pool_size": 0}}' in line
+    off = subprocess.run(["make", "-n", "demo", "POOL=0"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "preheat" not in off.stdout.strip().splitlines()[-1]

@@ -26,10 +26,10 @@ FLOORS = [
     ("prox", ["prox"]),
     ("denoisers", ["denoisers", "denoisers.*"]),
     ("algorithms", ["solvers", "solvers.*", "analysis", "train", "train.*"]),
-    ("content", ["problems", "follow", "exercises", "grading", "lessons", "lessons.*", "experiments", "experiments.*",
-                 "site", "site.*"]),
+    ("content", ["problems", "result_cache", "follow", "exercises", "grading", "lessons", "lessons.*", "experiments",
+                 "experiments.*", "site", "site.*"]),
     ("widgets", ["widgets", "widgets.*", "lessons.*.widgets"]),
-    ("entry", ["cli"]),
+    ("entry", ["cli", "serving"]),
 ]
 
 

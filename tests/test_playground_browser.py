@@ -178,3 +178,61 @@ def test_the_playground_works_by_keyboard_alone(voila_url, browser):
                                ".includes('γ = 0.85')", timeout=60_000)
     finally:
         page.close()
+
+
+@pytest.fixture(scope="module")
+def class_server(tmp_path_factory):
+    """Voilà as `make demo POOL=2` starts it (two preheated playground kernels, pnp_lessons.serving's culling),
+    with the shared result cache in a directory of its own."""
+    import sys
+    from pathlib import Path
+
+    from conftest import NOTEBOOKS, free_port, serve, stop, wait_until
+
+    tmp = tmp_path_factory.mktemp("class")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    voila = Path(sys.executable).with_name("voila")
+    pools = '{"apps/playground.ipynb": {"pool_size": 2}, "default": {"pool_size": 0}}'
+    proc = serve([str(voila), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+                  "--VoilaConfiguration.preheat_kernel=True",
+                  "--VoilaConfiguration.multi_kernel_manager_class=pnp_lessons.serving.ClassKernelManager",
+                  f"--VoilaKernelManager.kernel_pools_config={pools}", "."], NOTEBOOKS, tmp, url + "/", "voila",
+                 env={"PNP_LESSONS_RESULT_CACHE": str(tmp / "results")})
+    log = tmp / "voila.log"
+    assert wait_until(lambda: "is filled with 2 kernel(s)" in log.read_text(), 180, 0.5), log.read_text()[-2000:]
+    yield url, log
+    stop(proc)
+
+
+def test_a_class_gets_preheated_pages_with_their_links_settings_and_shared_results(class_server, browser):
+    """Two students open the same link: each gets a kernel from the pool (warmed before they came), the link's
+    settings apply although the kernel ran before the request, and the second student's run is the first one's,
+    replayed from the shared result cache, with the same picture."""
+    url, log = class_server
+    pages = [browser.new_page(viewport={"width": 1280, "height": 800}) for _ in range(2)]
+    try:
+        captions, infos, pictures = [], [], []
+        for page in pages:
+            t0 = time.monotonic()
+            page.goto(f"{url}/voila/render/apps/playground.ipynb?gamma=0.95&size=48", timeout=120_000)
+            page.wait_for_function(f"() => {{ const i = document.querySelector('{ITERATE}');"
+                                   " return i && i.src && i.src.startsWith('blob:'); }", timeout=120_000)
+            page.wait_for_selector(".pnp-busy:has-text('idle')", timeout=120_000)
+            assert time.monotonic() - t0 < 60
+            assert_no_error_text(page.inner_text("body"))
+            captions.append(page.inner_text(".pnp-caption-iterate"))
+            assert "48×48" in page.inner_text(".pnp-caption-truth"), "the link's size"
+            infos.append(page.inner_text(".pnp-playground"))
+            pictures.append(page.evaluate(f"""async () => {{
+                const b = await (await fetch(document.querySelector('{ITERATE}').src)).arrayBuffer();
+                return Array.from(new Uint8Array(b)); }}"""))
+        assert log.read_text().count("Using pre-heated kernel") == 2
+        assert all("γ = 0.95" in c for c in captions), captions      # the link's γ, read after the request came
+        assert page.input_value(".pnp-box-gamma input") == "0.95"
+        assert "replayed" not in infos[0] and "replayed: a kernel of this server computed these settings" in infos[1]
+        assert pictures[0] == pictures[1], "the replayed run shows the computed picture"
+        assert captions[0] == captions[1]
+    finally:
+        for page in pages:
+            page.close()

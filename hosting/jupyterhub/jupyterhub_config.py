@@ -13,15 +13,20 @@
 #
 # The hub itself needs `pip install jupyterhub` and configurable-http-proxy (npm); each user's
 # environment needs this project installed (`pip install -e /srv/pnp-lessons`, or the image built
-# by binder/). Memory limits are honoured by container/systemd spawners (DockerSpawner,
-# KubeSpawner, SystemdSpawner), not by the default LocalProcessSpawner.
+# by binder/). On one machine the spawner is cgroup_spawner.CgroupSpawner (beside this file): JupyterHub's
+# LocalProcessSpawner with a memory cgroup per user, so that Spawner.mem_limit holds (LocalProcessSpawner alone
+# ignores it; container and systemd spawners apply it themselves). tests/test_hub.py starts this configuration
+# on loopback with configurable-http-proxy, five users, the idle culler and the memory limit.
+# For Kubernetes, use Zero to JupyterHub with hosting/z2jh/ instead of this file.
 #
 # Sizing, from benchmarks/load.py on a 2-core / 24 GB machine: one lesson page = one kernel of
 # about 0.35 GiB resident while computing; a student with four lesson pages open needs ~1.5 GiB.
 # Kernels idle for 5 minutes are culled (etc/jupyter/jupyter_server_config.json).
 
 import os
+import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # cgroup_spawner.py
 c = get_config()  # noqa: F821  (provided by JupyterHub when it loads this file)
 
 LESSONS = os.environ.get("PNP_LESSONS_DIR", "/srv/pnp-lessons")
@@ -37,6 +42,7 @@ c.Spawner.environment = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "PYTORCH_NVML_BASED_CUDA_CHECK": "1",   # asking whether CUDA exists does not initialise it
 }
+c.JupyterHub.spawner_class = "cgroup_spawner.CgroupSpawner"
 c.Spawner.notebook_dir = LESSONS
 c.Spawner.mem_limit = os.environ.get("PNP_LESSONS_MEM_LIMIT", "2G")   # per student
 c.Spawner.mem_guarantee = "512M"
@@ -55,10 +61,13 @@ else:
     ]
     c.Spawner.default_url = "/voila/render/00_welcome.ipynb"
 
-# Servers nobody uses are stopped too (the hub's idle culler, a separate service).
+# Servers nobody uses are stopped too (the hub's idle culler, a separate service, run by the hub's own Python):
+# after PNP_LESSONS_CULL_TIMEOUT idle seconds (default 1 h), checked every sixth of that (at most 10 min).
+CULL_TIMEOUT = int(os.environ.get("PNP_LESSONS_CULL_TIMEOUT", "3600"))
 c.JupyterHub.services = [{
     "name": "idle-culler",
-    "command": ["python3", "-m", "jupyterhub_idle_culler", "--timeout=3600"],
+    "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={CULL_TIMEOUT}",
+                f"--cull-every={max(5, min(600, CULL_TIMEOUT // 6))}"],
 }]
 c.JupyterHub.load_roles = [{
     "name": "idle-culler",

@@ -10,7 +10,9 @@ How it works
   exits when nothing is pending. All state changes happen under one lock, so two workers can
   never be alive with work.
 * Frames: the first iterate, then one every ``frame_interval`` seconds (~100 ms) whatever the
-  iteration speed, and the last one, are handed to ``on_frame`` **in the worker thread**.
+  iteration speed, and the last one, are handed to ``on_frame`` **in the worker thread**. A record
+  whose ``x`` is None (a run replayed from :mod:`pnp_lessons.result_cache`, which keeps the images of
+  the first and last records only) adds to the history but is never shown.
   ``on_frame`` must only set widget traits (comm messages are thread-safe); it must not print
   or display: under ipykernel ≥ 7 output from a thread is not routed to any cell.
 * Errors never escape: an exception in ``start`` or in the solver becomes a final frame with
@@ -284,12 +286,15 @@ class LiveRunner:
                     if self._stale(gen):
                         break
                     history.append(rec.summary())
-                    last = rec
+                    shown = getattr(rec, "x", rec) is not None    # a replayed run keeps some records' images only
+                    if shown or last is None:
+                        last = rec
                     if rec.done:
+                        last = rec
                         status, message = rec.status, rec.message
                         break
                     now = time.monotonic()
-                    if now - last_frame_t >= self.frame_interval:
+                    if now - last_frame_t >= self.frame_interval and shown:
                         self._emit(frame(False, "running", ""))
                         last_frame_t = time.monotonic()
             if self._stale(gen):
