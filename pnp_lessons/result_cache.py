@@ -137,15 +137,14 @@ class ResultCache:
             records = data["records"]
             if not records or records[-1]["status"] == "running":
                 raise ValueError("incomplete run")
-        except Exception as e:
-            if not isinstance(e, OSError):    # damaged or foreign file: a miss, and it goes
-                try:
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    pass
-            with self._lock:                  # absent, or an unreadable directory: a miss
-                self.misses += 1
-            return None
+        except OSError:                       # absent, or an unreadable directory: a miss
+            return self._miss()
+        except Exception:                     # damaged or foreign file: a miss, and it goes
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+            return self._miss()
         try:
             os.utime(path)                # least recently *used*
         except OSError:
@@ -154,6 +153,11 @@ class ResultCache:
             self.hits += 1
 
         return Replay(records, device)
+
+    def _miss(self) -> None:
+        with self._lock:
+            self.misses += 1
+        return None
 
     # ---------------------------------------------------------------- write
     def record(self, key: str, iterator: Iterator[Iterate]) -> Iterator[Iterate]:
@@ -184,7 +188,7 @@ class ResultCache:
 
     def _evict(self) -> None:
         try:
-            files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.root.glob("*.pt")]
+            files = [(st.st_mtime, st.st_size, p) for p in self.root.glob("*.pt") for st in [p.stat()]]
         except OSError:
             return
         total = sum(size for _, size, _ in files)

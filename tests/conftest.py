@@ -113,6 +113,18 @@ def run_async(coro):
     return out["value"]
 
 
+def cgroup_spawner_module():
+    """``hosting/jupyterhub/cgroup_spawner.py`` imported from its folder (the hub loads it from beside its
+    configuration); skipped where JupyterHub is not installed."""
+    pytest.importorskip("jupyterhub", reason="JupyterHub is in the test extra (pip install -e '.[test]')")
+    sys.path.insert(0, str(ROOT / "hosting" / "jupyterhub"))
+    try:
+        import cgroup_spawner
+    finally:
+        sys.path.pop(0)
+    return cgroup_spawner
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

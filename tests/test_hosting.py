@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, assert_no_error_text, free_port, jupyter_env, outside_requests
+from conftest import ROOT, assert_no_error_text, cgroup_spawner_module, free_port, jupyter_env, outside_requests
 
 ITERATE = "img.pnp-img-iterate"
 TOKEN = "pnp-test-token-8f3a1c"
@@ -242,18 +242,8 @@ print('ok')
 
 
 # --------------------------------------------------------------------------- the hub's memory cgroups
-def _cgroup_spawner_module():
-    pytest.importorskip("jupyterhub", reason="JupyterHub is in the test extra (pip install -e '.[test]')")
-    sys.path.insert(0, str(ROOT / "hosting" / "jupyterhub"))
-    try:
-        import cgroup_spawner
-    finally:
-        sys.path.pop(0)
-    return cgroup_spawner
-
-
 def test_the_hub_finds_its_own_memory_cgroup_in_v1_and_v2_layouts(tmp_path):
-    cs = _cgroup_spawner_module()
+    cs = cgroup_spawner_module()
     v1 = tmp_path / "v1"
     (v1 / "memory" / "pod" / "hub").mkdir(parents=True)
     (v1 / "memory" / "pod" / "hub" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
@@ -272,7 +262,7 @@ def test_the_hub_finds_its_own_memory_cgroup_in_v1_and_v2_layouts(tmp_path):
 def test_the_spawner_writes_the_users_limit_or_says_why_it_cannot(tmp_path):
     from types import SimpleNamespace
 
-    cs = _cgroup_spawner_module()
+    cs = cgroup_spawner_module()
     parent = tmp_path / "hub"
     parent.mkdir()
     (parent / "memory.limit_in_bytes").write_text("9223372036854771712\n")

@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, assert_no_error_text, free_port, run_async, wait_until
+from conftest import (CHROMIUM, CHROMIUM_ARGS, ROOT, assert_no_error_text, cgroup_spawner_module, free_port,
+                      run_async, wait_until)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -66,12 +68,7 @@ c.JupyterHub.load_roles.append({{"name": "pnp-test", "services": ["pnp-test"],
 
 
 def cgroups_writable() -> bool:
-    sys.path.insert(0, str(ROOT / "hosting" / "jupyterhub"))
-    try:
-        from cgroup_spawner import own_memory_cgroup
-    finally:
-        sys.path.pop(0)
-    found = own_memory_cgroup()
+    found = cgroup_spawner_module().own_memory_cgroup()
     return found is not None and os.access(found[0], os.W_OK)
 
 
@@ -138,7 +135,10 @@ def hub(tmp_path_factory):
         d = user_cgroup(name)
         if d is not None:
             for pid in procs(d):
-                subprocess.run(["kill", "-9", pid], check=False)
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 async def student(browser, url: str, name: str) -> dict:
