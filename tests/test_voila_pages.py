@@ -144,3 +144,17 @@ def test_welcome_page_shows_device_and_lessons(voila_url, browser):
         assert "environment_report()" not in text  # Voilà hides the code
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("motion, expected", [("no-preference", "rotation"), ("reduce", "none")])
+def test_loading_spinner_stops_for_readers_who_ask_for_less_motion(voila_url, browser, motion, expected):
+    """Voilà's spinner turns while a page loads, except when the reader's system asks for reduced motion
+    (WCAG 2.3.3; the page template's rule)."""
+    ctx = browser.new_context(reduced_motion=motion)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{voila_url}/voila/render/00_welcome.ipynb", wait_until="commit", timeout=120_000)
+        page.wait_for_selector("#loading .spinner", state="attached", timeout=120_000)
+        assert page.evaluate("getComputedStyle(document.querySelector('#loading .spinner')).animationName") == expected
+    finally:
+        ctx.close()
