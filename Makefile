@@ -58,10 +58,11 @@ axe: node_modules/.package-lock.json
 state-dirs:
 	@mkdir -p $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
 
-# POOL playground kernels are started and warmed before anyone asks (Voilà's preheated kernels, ~0.35 GiB each;
+# POOL playground kernels are started and warmed before anyone asks (Voilà's preheated kernels, ~0.45 GiB each;
 # culling counts from a student's arrival, pnp_lessons/serving.py). Measured with benchmarks/load.py: with
-# `make demo POOL=30`, 10 / 20 students at once got their first image 2.8× / 2.5× sooner, and all 30 of 30
-# got one (21 without; docs/benchmarks.md). Off by default: a pool holds ~0.45 GiB per kernel from the start, for a class, not a laptop.
+# `make demo POOL=30`, 10 / 20 students at once got their first image 2.8× / 2.5× sooner, and all 30 of 30 got
+# one (21 without; docs/benchmarks.md). Off by default: a pool holds its memory from the start (a class server's
+# choice, not a laptop's).
 POOL ?= 0
 comma := ,
 PREHEAT = $(if $(filter-out 0,$(POOL)),--VoilaConfiguration.preheat_kernel=True \
