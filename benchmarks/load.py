@@ -102,6 +102,17 @@ def pct(xs, q):
 
 
 # --------------------------------------------------------------------------- server
+def cpu_time(proc) -> float | None:
+    """User + system CPU seconds of a psutil process; None once it has gone."""
+    import psutil
+
+    try:
+        t = proc.cpu_times()
+    except psutil.Error:
+        return None
+    return t.user + t.system
+
+
 def kernel_processes(server_pid: int) -> list:
     """The ipykernel processes started by the server ``server_pid`` (psutil.Process objects)."""
     import psutil
@@ -180,17 +191,8 @@ class Server:
 
     def _kernels_cpu(self, window: float) -> float:
         """CPU seconds the kernels used during the next ``window`` seconds."""
-        import psutil
-
         def total():
-            out = 0.0
-            for k in self.kernels():
-                try:
-                    t = k.cpu_times()
-                    out += t.user + t.system
-                except psutil.Error:
-                    pass
-            return out
+            return sum(filter(None, (cpu_time(k) for k in self.kernels())))
 
         before = total()
         time.sleep(window)
@@ -277,11 +279,9 @@ class MemorySampler:
         groups.append(("chromium", chromium))
         for group, procs in groups:
             for p in procs:
-                try:
-                    t = p.cpu_times()
-                    self.cpu[group][p.pid] = t.user + t.system
-                except psutil.Error:
-                    pass
+                t = cpu_time(p)
+                if t is not None:
+                    self.cpu[group][p.pid] = t
 
     def cpu_seconds(self, base: dict | None = None) -> dict[str, float]:
         """CPU seconds per group, less what ``base`` (an earlier snapshot of :attr:`cpu`) had already counted."""
@@ -455,8 +455,8 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
     lines.append(hdr)
     for r in rounds:
         cpu = r["cpu_s"]
-        mode = r["result_cache"] + (f"+pool {r['pool']}" if r.get("pool") else "")
-        lines.append(f"{mode:>10} {r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} "
+        label = r["result_cache"] + (f"+pool {r['pool']}" if r.get("pool") else "")
+        lines.append(f"{label:>10} {r['sessions']:>3} {r['responding_sessions']:>3}/{r['sessions']:<2} "
                      f"{r['moves']:>6} {r['replayed_moves']:>8} "
                      f"{r['first_frame_p50_s']:>10.2f} / {r['first_frame_max_s']:<9.2f} "
                      f"{r['latency_p50_s']:>9.2f} / {r['latency_p90_s']:.2f} / {r['latency_p99_s']:.2f} / "
