@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/load.py                    # N = 10, 60 s of slider moves, peer N = 1
     .venv/bin/python benchmarks/load.py --sessions 20 --duration 90 --think 2
     .venv/bin/python benchmarks/load.py --no-peer --json results.json
-    .venv/bin/python benchmarks/load.py --sessions 10,20,30 --no-peer --result-cache both   # docs/benchmarks.md
+    .venv/bin/python benchmarks/load.py --sessions 10,20,30 --no-peer --result-cache both --preheat 30
+    .venv/bin/python benchmarks/load.py --client protocol --sessions 10,20,30 --no-peer --result-cache both \
+        --preheat 30                                        # the server alone (docs/benchmarks.md)
 
 What it does, on loopback only:
 
@@ -29,6 +31,11 @@ What it does, on loopback only:
 6. accounts the CPU time of the round: the kernels, the Voilà server and Chromium (which, here,
    renders all N students' pages on the same two cores; in a classroom each student's browser
    runs on their own machine).
+
+``--client protocol`` replaces Chromium by :mod:`widget_client`: each student sends the page's own HTTP requests
+and widget messages without a browser (the list of static files is recorded once with Chromium), so the round
+measures the server alone, as in a class whose browsers run on the students' computers. Latencies are then timed
+from the slider's message to the first new frame's arrival.
 
 ``--preheat P`` gives the cache-on server a pool of P preheated playground kernels
 (:mod:`pnp_lessons.serving`, ``make demo POOL=P``), filled before the round as a teacher would
@@ -226,7 +233,7 @@ class MemorySampler:
         self.peak_total_uss = 0.0
         self.peak_used = 0.0
         self.server_rss = 0.0
-        self.cpu: dict[str, dict[int, float]] = {"kernels": {}, "voila": {}, "chromium": {}}
+        self.cpu: dict[str, dict[int, float]] = {"kernels": {}, "voila": {}, "clients": {}}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -264,7 +271,7 @@ class MemorySampler:
             self._stop.wait(1.0)
 
     def _account_cpu(self):
-        """CPU seconds (user + system) of every kernel, the server and every Chromium process seen so far."""
+        """CPU seconds (user + system) of every kernel, the server and the clients (Chromium, the harness) so far."""
         import psutil
 
         groups = [("kernels", self.server.kernels())]
@@ -272,11 +279,17 @@ class MemorySampler:
             groups.append(("voila", [psutil.Process(self.server.proc.pid)]))
         except psutil.Error:
             pass
-        chromium = []
-        for p in psutil.process_iter(["name"]):
-            if (p.info.get("name") or "").startswith(("chromium", "chrome")):
-                chromium.append(p)
-        groups.append(("chromium", chromium))
+        # the students' side: every Chromium process, and this harness with its children other than the server
+        # (Playwright's driver; with --client protocol, the harness alone is every student)
+        clients = {p.pid: p for p in psutil.process_iter(["name"])
+                   if (p.info.get("name") or "").startswith(("chromium", "chrome"))}
+        try:
+            me = psutil.Process()
+            server = {self.server.proc.pid} | {c.pid for c in psutil.Process(self.server.proc.pid).children(True)}
+            clients.update({p.pid: p for p in [me, *me.children(recursive=True)] if p.pid not in server})
+        except psutil.Error:
+            pass
+        groups.append(("clients", list(clients.values())))
         for group, procs in groups:
             for p in procs:
                 t = cpu_time(p)
@@ -343,6 +356,92 @@ async def student(browser, url: str, i: int, duration: float, think: float, fram
     return res
 
 
+class LoopLag:
+    """How late the event loop wakes up from a 50 ms sleep (s): a client whose loop runs late times frames late."""
+
+    def __init__(self, period: float = 0.05):
+        self.period, self.lags, self._task = period, [], None
+
+    async def _run(self):
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(self.period)
+            self.lags.append(time.monotonic() - t - self.period)
+
+    def start(self):
+        self._task = asyncio.ensure_future(self._run())
+
+    def stop(self):
+        self._task.cancel()
+
+
+async def page_assets(url: str, chromium: str) -> list[str]:
+    """The same-origin static files (scripts, styles, fonts) a browser fetches to show the page, in order."""
+    from playwright.async_api import async_playwright
+
+    assets = []
+
+    def seen(request):
+        path = request.url[len(url):] if request.url.startswith(url) else None
+        if path and request.method == "GET" and request.resource_type in ("script", "stylesheet", "font", "image") \
+                and not path.startswith(("/api/", "/voila/render/")) and path not in assets:
+            assets.append(path)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = await browser.new_page()
+        page.on("request", seen)
+        await page.goto(f"{url}/voila/render/{PAGE}{QUERY}", timeout=300_000)
+        await page.wait_for_function(f"() => {{ const i = document.querySelector('{IMG}');"
+                                     " return i && i.src && i.src.startsWith('blob:'); }", timeout=300_000,
+                                     polling=POLL_MS)
+        await browser.close()
+    return assets
+
+
+def record_assets(args) -> list[str]:
+    """:func:`page_assets` on a server of its own (so that its kernel takes nothing from a round's pool)."""
+    server = Server(args.cull_idle, args.cull_interval, args.fast, "off", 0)
+    try:
+        return asyncio.run(page_assets(server.url, browser_executable(args.browser_nice, server.tmp)))
+    finally:
+        server.close()
+
+
+async def protocol_student(url: str, i: int, duration: float, think: float, frame_timeout: float,
+                           open_timeout: float = 300.0, assets: list[str] | None = None) -> dict:
+    """One session without a browser (``--client protocol``, :mod:`widget_client`): the same steps as
+    :func:`student`, sent as the page's widget messages; latency from the slider's update message to the first new
+    frame's arrival."""
+    from widget_client import PageClient
+
+    res = {"session": i, "first_frame_s": None, "latencies": [], "failures": [], "moves": 0, "replayed": 0}
+    c = PageClient(url, PAGE, QUERY, assets)
+    try:
+        res["first_frame_s"] = await c.open(open_timeout)
+        await c.until_idle(open_timeout)
+        r = 0
+        moves_until = time.monotonic() + duration
+        while time.monotonic() < moves_until:
+            r += 1
+            res["moves"] += 1
+            try:
+                latency, replayed = await c.move(r % 2 == 1, frame_timeout)
+            except Exception as e:  # a session that stopped responding
+                res["failures"].append(f"move {r}: {type(e).__name__}: {str(e)[:120]}")
+                continue
+            res["latencies"].append(latency)
+            if "could not run" in c.text() or "Traceback" in c.text():
+                res["failures"].append(f"move {r}: the page shows an error")
+            res["replayed"] += replayed
+            await asyncio.sleep(think)
+    except Exception as e:
+        res["failures"].append(f"page: {type(e).__name__}: {str(e)[:200]}")
+    finally:
+        await c.close()     # as closing the tab: the kernel stays until the server culls it
+    return res
+
+
 def browser_executable(nice: int, folder: Path) -> str:
     """Chromium, started through a wrapper that keeps it from raising its own priority, and ``nice`` steps lower.
 
@@ -364,7 +463,36 @@ def browser_executable(nice: int, folder: Path) -> str:
 
 
 async def classroom(url: str, n: int, duration: float, think: float, frame_timeout: float, stagger: float,
-                    open_timeout: float, chromium: str, motion: str = "reduce") -> list[dict]:
+                    open_timeout: float, chromium: str, motion: str = "reduce", client: str = "browser",
+                    assets: list[str] | None = None) -> list[dict]:
+    if client == "protocol":
+        # The students' side runs in this thread, at a higher priority than the server (nice −5 where permitted,
+        # i.e. as root; Linux keeps a nice value per thread): on their own computers their clients wait for no server
+        # process. Their CPU time is still taken from the server's cores and reported ("clients"); how late this
+        # thread's event loop ran is measured (LoopLag) and reported, to show whether the clients kept up.
+        before = os.getpriority(os.PRIO_PROCESS, 0)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, before - 5)
+        except OSError:
+            pass
+        lag = LoopLag()
+        lag.start()
+        try:
+            tasks = []
+            for i in range(n):
+                tasks.append(asyncio.create_task(protocol_student(url, i, duration, think, frame_timeout,
+                                                                  open_timeout, assets)))
+                await asyncio.sleep(stagger)
+            results = list(await asyncio.gather(*tasks))
+        finally:
+            lag.stop()
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, before)
+            except OSError:
+                pass
+        results[0]["loop_lag"] = lag.lags
+        return results
+
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
@@ -387,15 +515,19 @@ def run_round(server: Server, n: int, args) -> dict:
     t0 = time.monotonic()
     results = asyncio.run(classroom(server.url, n, args.duration, args.think, args.frame_timeout, args.stagger,
                                   args.open_timeout, browser_executable(args.browser_nice, server.tmp),
-                                  args.motion))
+                                  args.motion, args.client, getattr(args, "assets", None)))
     wall = time.monotonic() - t0
     sampler.stop()
     lat = [v for r in results for v in r["latencies"]]
     first = [r["first_frame_s"] for r in results if r["first_frame_s"] is not None]
     failures = [(r["session"], f) for r in results for f in r["failures"]]
     cpu = sampler.cpu_seconds(base)
+    lags = results[0].pop("loop_lag", []) if results else []
     out = {
-        "sessions": n, "wall_s": wall, "result_cache": server.result_cache, "pool": server.pool,
+        "client_loop_lag_p50_s": pct(lags, 50), "client_loop_lag_p99_s": pct(lags, 99),
+        "client_loop_lag_max_s": max(lags) if lags else float("nan"),
+        "sessions": n, "client": args.client, "wall_s": wall, "result_cache": server.result_cache,
+        "pool": server.pool,
         "pool_fill_s": server.pool_fill_s,
         "replayed_moves": sum(r["replayed"] for r in results),
         "cpu_s": cpu, "cpu_share": {g: v / max(sum(cpu.values()), 1e-9) for g, v in cpu.items()},
@@ -443,15 +575,15 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
     lines = []
     total_mib = psutil.virtual_memory().total / 2**20
     mode = "CI-fast (48², 20 iterations)" if args.fast else f"full ({args.size}², 150 iterations)"
-    if args.browser_nice:
-        mode += f"; Chromium at nice {args.browser_nice}"
+    who = ("students without a browser (widget protocol)" if args.client == "protocol"
+           else "students in Chromium" + (f" at nice {args.browser_nice}" if args.browser_nice else ""))
     lines.append(f"machine: {os.cpu_count()} CPU cores, {total_mib / 1024:.1f} GiB memory; "
-                 f"page {PAGE}{QUERY}, {mode} "
-                 f"settings; {args.duration:.0f} s of moves per round, {args.think:.1f} s think time")
+                 f"page {PAGE}{QUERY}, {mode} settings; {who}; "
+                 f"{args.duration:.0f} s of moves per round, {args.think:.1f} s think time")
     hdr = (f"{'cache':>10} {'N':>3} {'resp.':>6} {'moves':>6} {'replayed':>8} {'first frame p50/max s':>22} "
            f"{'slider→frame p50/p90/p99/max s':>32} "
            f"{'kernel RSS MiB (peak, median)':>30} {'USS':>6} {'all kernels MiB':>16} {'machine used MiB':>17} "
-           f"{'CPU s kernels/voila/chromium':>29}")
+           f"{'CPU s kernels/voila/clients':>29}")
     lines.append(hdr)
     for r in rounds:
         cpu = r["cpu_s"]
@@ -465,11 +597,16 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
                      f"{(r['kernel_uss_peak_mib_median'] or float('nan')):>6.0f} "
                      f"{r['kernels_total_rss_peak_mib']:>16.0f} "
                      f"{r['machine_used_before_mib']:>7.0f}→{r['machine_used_peak_mib']:<8.0f} "
-                     f"{cpu['kernels']:>10.0f} / {cpu['voila']:.0f} / {cpu['chromium']:.0f}")
+                     f"{cpu['kernels']:>10.0f} / {cpu['voila']:.0f} / {cpu['clients']:.0f}")
     for (ok, waited, left), r in zip(culled, rounds, strict=False):
         verdict = (f"all kernels culled {waited:.0f} s after the pages closed" if ok
                    else f"{left} kernels still alive after {waited:.0f} s")
         lines.append(f"culling after N = {r['sessions']} (cache {r['result_cache']}): " + verdict)
+    for r in rounds:
+        if r.get("client") == "protocol":
+            lines.append(f"N = {r['sessions']}, cache {r['result_cache']}: the clients' event loop ran late by "
+                         f"p50 {1000 * r['client_loop_lag_p50_s']:.1f} ms, p99 {1000 * r['client_loop_lag_p99_s']:.1f} "
+                         f"ms, max {1000 * r['client_loop_lag_max_s']:.0f} ms (a 50 ms sleep's overshoot)")
     for r in rounds:
         if r.get("pool_fill_s") is not None:
             lines.append(f"N = {r['sessions']}: the pool of {r['pool']} preheated kernels filled in "
@@ -537,6 +674,10 @@ def main(argv=None):
                          "student's browser pays that on their own computer)")
     ap.add_argument("--voila-arg", action="append", default=[], metavar="ARG",
                     help="one more command-line argument for Voilà (repeatable), e.g. --voila-arg=--debug")
+    ap.add_argument("--client", choices=["browser", "protocol"], default="browser",
+                    help="browser (default): each student a Chromium page on this machine; protocol: each student "
+                         "the page's HTTP request and widget messages without a browser (benchmarks/widget_client.py)"
+                         ", as when the browsers run on the students' own computers")
     ap.add_argument("--no-peer", action="store_true", help="skip the N = 1 round")
     ap.add_argument("--fast", action="store_true", help="CI-fast page settings (48², 20 iterations)")
     ap.add_argument("--size", type=int, default=128,
@@ -547,7 +688,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     global QUERY
     QUERY = "" if args.fast else f"?size={args.size}"
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):   # --client protocol: to list the assets
         raise SystemExit("chromium is not installed (make test installs Debian's chromium)")
 
     try:
@@ -557,6 +698,9 @@ def main(argv=None):
     except ValueError:
         raise SystemExit(f"--sessions must be a positive number or a comma list of them, got {args.sessions!r}") \
             from None
+    if args.client == "protocol":
+        args.assets = record_assets(args)
+        print(f"the page's static files, as a browser fetched them: {len(args.assets)}", flush=True)
     modes = ["off", "on"] if args.result_cache == "both" else [args.result_cache]
     rounds, culled = [], []
     for n in ([] if args.no_peer else [1]) + sessions:
