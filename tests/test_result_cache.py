@@ -136,6 +136,8 @@ def test_two_students_playgrounds_share_a_run_and_the_second_says_it_was_replaye
         assert b.wait(120)
         assert "replayed" in b.info.value, b.info.value
         fa, fb = a.runner.last_frame, b.runner.last_frame
+        # a replay shows its last frame only (its first record's image would be on screen for one frame interval)
+        assert fb.frame_index == 1 and fb.final and fa.frame_index >= 1
         assert torch.equal(a.result, b.result), "the replayed image is the computed one"
         assert fa.history == fb.history and fa.status == fb.status
         assert a.panel.iterate.caption_text == b.panel.iterate.caption_text

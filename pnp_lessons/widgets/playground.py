@@ -49,6 +49,28 @@ def reported(rec):
     return rec.x, rec.psnr, "xₖ"
 
 
+class _AtLastRecord:
+    """``iterator``'s records, calling ``at_end()`` before handing over the last one (``done``); it keeps the
+    iterator's ``replayed`` flag, which tells the runner and the page that nothing is computed."""
+
+    def __init__(self, iterator, at_end):
+        self._it, self._at_end = iterator, at_end
+        self.replayed = getattr(iterator, "replayed", False)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        rec = next(self._it)
+        if rec.done:     # the runner stops at the last record: run at_end before handing it over
+            self._at_end()
+        return rec
+
+    def close(self):
+        if hasattr(self._it, "close"):
+            self._it.close()
+
+
 class Playground(W.VBox):
     """The composed live app (a widget: display it, or put it in a page).
 
@@ -275,12 +297,12 @@ class Playground(W.VBox):
     def _then_rho(self, iterator, settings: dict, problem, inf_norm: float | None):
         """The run, and at its last record (in the same worker thread, unless the run was cancelled) ρ(P) of its
         fixed W on the badge: the first frame does not wait for the estimate."""
-        for rec in iterator:
-            if rec.done:     # the runner stops at the last record: estimate before handing it over
-                rho = estimate_rho(settings, problem, self.cache)
-                if rho is not None:
-                    self.badge.value = badge_html(*guarantee(settings, problem, rho, inf_norm=inf_norm))
-            yield rec
+        def at_end():
+            rho = estimate_rho(settings, problem, self.cache)
+            if rho is not None:
+                self.badge.value = badge_html(*guarantee(settings, problem, rho, inf_norm=inf_norm))
+
+        return _AtLastRecord(iterator, at_end)
 
     def _on_frame(self, f: Frame):
         self.last_frame = f

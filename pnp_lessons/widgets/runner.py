@@ -12,7 +12,10 @@ How it works
 * Frames: the first iterate, then one every ``frame_interval`` seconds (~100 ms) whatever the
   iteration speed, and the last one, are handed to ``on_frame`` **in the worker thread**. A record
   whose ``x`` is None (a run replayed from :mod:`pnp_lessons.result_cache`, which keeps the images of
-  the first and last records only) adds to the history but is never shown.
+  the first and last records only) adds to the history but is never shown. A replayed run (an iterator
+  with ``replayed = True``) shows its last frame only: its records come from disk in milliseconds, so
+  the first record's image would be on screen for one frame and cost a second set of PNGs and widget
+  messages (a replayed move in the playground sent 22 messages, ~100 KB; docs/benchmarks.md).
   ``on_frame`` must only set widget traits (comm messages are thread-safe); it must not print
   or display: under ipykernel ≥ 7 output from a thread is not routed to any cell.
 * Errors never escape: an exception in ``start`` or in the solver becomes a final frame with
@@ -282,6 +285,7 @@ class LiveRunner:
         try:
             with torch.no_grad():
                 context, iterator = self.start(settings)
+                replayed = getattr(iterator, "replayed", False)     # nothing to watch: the last frame only
                 for rec in iterator:
                     if self._stale(gen):
                         break
@@ -294,7 +298,7 @@ class LiveRunner:
                         status, message = rec.status, rec.message
                         break
                     now = time.monotonic()
-                    if now - last_frame_t >= self.frame_interval and shown:
+                    if now - last_frame_t >= self.frame_interval and shown and not replayed:
                         self._emit(frame(False, "running", ""))
                         last_frame_t = time.monotonic()
             if self._stale(gen):
