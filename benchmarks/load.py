@@ -438,7 +438,8 @@ async def protocol_student(url: str, i: int, duration: float, think: float, fram
                 res["failures"].append(f"move {r}: {type(e).__name__}: {str(e)[:120]}")
                 continue
             res["latencies"].append(latency)
-            if "could not run" in c.text() or "Traceback" in c.text():
+            text = c.text()
+            if "could not run" in text or "Traceback" in text:
                 res["failures"].append(f"move {r}: the page shows an error")
             res["replayed"] += replayed
             await asyncio.sleep(think)
@@ -471,7 +472,8 @@ def browser_executable(nice: int, folder: Path) -> str:
 
 async def classroom(url: str, n: int, duration: float, think: float, frame_timeout: float, stagger: float,
                     open_timeout: float, chromium: str, motion: str = "reduce", client: str = "browser",
-                    assets: list[str] | None = None) -> list[dict]:
+                    assets: list[str] | None = None) -> tuple[list[dict], list[float]]:
+    """Every student's result, and (``client='protocol'``) how late the clients' event loop woke, in seconds."""
     if client == "protocol":
         # The students' side runs in this thread, at a higher priority than the server (nice −5 where permitted,
         # i.e. as root; Linux keeps a nice value per thread): on their own computers their clients wait for no server
@@ -497,8 +499,7 @@ async def classroom(url: str, n: int, duration: float, think: float, frame_timeo
                 os.setpriority(os.PRIO_PROCESS, 0, before)
             except OSError:
                 pass
-        results[0]["loop_lag"] = lag.lags
-        return results
+        return results, lag.lags
 
     from playwright.async_api import async_playwright
 
@@ -511,7 +512,7 @@ async def classroom(url: str, n: int, duration: float, think: float, frame_timeo
             await asyncio.sleep(stagger)  # students do not all click at the same millisecond
         results = await asyncio.gather(*tasks)
         await browser.close()
-    return list(results)
+    return list(results), []
 
 
 def run_round(server: Server, n: int, args) -> dict:
@@ -520,16 +521,15 @@ def run_round(server: Server, n: int, args) -> dict:
     base = {g: dict(d) for g, d in sampler.cpu.items()}
     sampler.start()
     t0 = time.monotonic()
-    results = asyncio.run(classroom(server.url, n, args.duration, args.think, args.frame_timeout, args.stagger,
-                                  args.open_timeout, browser_executable(args.browser_nice, server.tmp),
-                                  args.motion, args.client, getattr(args, "assets", None)))
+    results, lags = asyncio.run(classroom(server.url, n, args.duration, args.think, args.frame_timeout, args.stagger,
+                                          args.open_timeout, browser_executable(args.browser_nice, server.tmp),
+                                          args.motion, args.client, getattr(args, "assets", None)))
     wall = time.monotonic() - t0
     sampler.stop()
     lat = [v for r in results for v in r["latencies"]]
     first = [r["first_frame_s"] for r in results if r["first_frame_s"] is not None]
     failures = [(r["session"], f) for r in results for f in r["failures"]]
     cpu = sampler.cpu_seconds(base)
-    lags = results[0].pop("loop_lag", []) if results else []
     out = {
         "client_loop_lag_p50_s": pct(lags, 50), "client_loop_lag_p99_s": pct(lags, 99),
         "client_loop_lag_max_s": max(lags) if lags else float("nan"),

@@ -113,24 +113,19 @@ class PageClient:
                 self._replies.pop(parent).set_result(msg)
             if msg["msg_type"] == "comm_open" and msg["content"].get("target_name") == "jupyter.widget":
                 data = msg["content"]["data"]
-                self._apply(msg["content"]["comm_id"], data.get("state", {}), data.get("buffer_paths", []),
-                            msg["buffers"])
+                self._apply(msg["content"]["comm_id"], data.get("state", {}), data.get("buffer_paths", []))
             elif msg["msg_type"] == "comm_msg":
                 data = msg["content"]["data"]
                 if data.get("method") == "update":
-                    self._apply(msg["content"]["comm_id"], data.get("state", {}), data.get("buffer_paths", []),
-                                msg["buffers"])
+                    self._apply(msg["content"]["comm_id"], data.get("state", {}), data.get("buffer_paths", []))
                 elif data.get("method") == "update_states":
                     for mid, s in data["states"].items():
                         self.models[mid] = {"name": s["model_name"], "state": dict(s["state"])}
                     self._changed.set()
 
-    def _apply(self, model_id: str, state: dict, buffer_paths: list, buffers: list):
+    def _apply(self, model_id: str, state: dict, buffer_paths: list):
         m = self.models.setdefault(model_id, {"name": state.get("_model_name", ""), "state": {}})
-        m["state"].update(state)
-        for path, buf in zip(buffer_paths, buffers, strict=False):
-            if path == ["value"]:
-                m["state"]["value"] = bytes(buf)
+        m["state"].update(state)          # binary values (the images' PNGs) are not kept: only their arrival counts
         if model_id == self.image and ("value" in state or ["value"] in buffer_paths):
             self.frames.append(time.monotonic())
         self._changed.set()
