@@ -337,6 +337,6 @@ class Playground(W.VBox):
             how = (f"{its} iterations, replayed: a kernel of this server computed these settings before"
                    if self._replayed else f"{its} iterations in {f.elapsed:.2f} s")
             self.info.value = (f"<span style='font-size:11px;color:#555'>run {f.run_id}: {how}"
-                               f"{first} · {f.frame_index} frames</span>")
+                               f"{first} · {f.frame_index} frame{'s' if f.frame_index != 1 else ''}</span>")
         if f.frame_index == 1 and not f.final and self.message.value:
             self.message.value = ""
