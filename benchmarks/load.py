@@ -138,6 +138,11 @@ def kernel_processes(server_pid: int) -> list:
     return out
 
 
+KERNEL_START_ERRORS = {"port already in use": "Address already in use",
+                       "kernel restarted": "restarting kernel",
+                       "no kernel client": "Error occurred while starting new kernel client"}
+
+
 class Server:
     """Voilà on a free loopback port, project configuration, its own state directories."""
 
@@ -185,7 +190,7 @@ class Server:
         self.pool_warm = None
         if pool:       # the teacher starts the server before the class: wait until the pool is warm
             t0 = time.monotonic()
-            while f"is filled with {pool} kernel(s)" not in (self.tmp / "voila.log").read_text():
+            while f"is filled with {pool} kernel(s)" not in self.log_text():
                 if self.proc.poll() is not None or time.monotonic() - t0 > 60 + 10 * pool:
                     self.close()
                     raise SystemExit("the kernel pool did not fill:\n"
@@ -214,6 +219,9 @@ class Server:
 
     def kernels(self):
         return kernel_processes(self.proc.pid)
+
+    def log_text(self) -> str:
+        return (self.tmp / "voila.log").read_text(errors="replace")
 
     def close(self, keep_log: Path | None = None):
         self.proc.terminate()
@@ -530,12 +538,16 @@ def run_round(server: Server, n: int, args) -> dict:
     first = [r["first_frame_s"] for r in results if r["first_frame_s"] is not None]
     failures = [(r["session"], f) for r in results for f in r["failures"]]
     cpu = sampler.cpu_seconds(base)
+    log = server.log_text()
     out = {
         "client_loop_lag_p50_s": pct(lags, 50), "client_loop_lag_p99_s": pct(lags, 99),
         "client_loop_lag_max_s": max(lags) if lags else float("nan"),
         "sessions": n, "client": args.client, "wall_s": wall, "result_cache": server.result_cache,
         "pool": server.pool,
         "pool_fill_s": server.pool_fill_s, "pool_warm": server.pool_warm,
+        # Kernels that could not bind a port (over TCP, a port picked for a kernel can be taken before it binds it),
+        # and pages whose kernel never answered: each such preheated page never arrives.
+        "kernel_start_errors": {k: log.count(v) for k, v in KERNEL_START_ERRORS.items()},
         "replayed_moves": sum(r["replayed"] for r in results),
         "cpu_s": cpu, "cpu_share": {g: v / max(sum(cpu.values()), 1e-9) for g, v in cpu.items()},
         "moves": sum(r["moves"] for r in results), "frames": len(lat),
@@ -621,6 +633,11 @@ def report(rounds: list[dict], culled: list[tuple], args) -> str:
         elif r.get("pool_fill_s") is not None:
             lines.append(f"N = {r['sessions']}: the pool of {r['pool']} preheated kernels filled in "
                          f"{r['pool_fill_s']:.0f} s before the round (the teacher's server start)")
+    for r in rounds:
+        errors = {k: v for k, v in r.get("kernel_start_errors", {}).items() if v}
+        if errors:
+            lines.append(f"N = {r['sessions']}, cache {r['result_cache']}: kernel start errors in the server's log: "
+                         + ", ".join(f"{k} ×{v}" for k, v in errors.items()) + " (see --keep-log)")
     for r in rounds:
         for s, f in r["failures"][:10]:
             lines.append(f"  N = {r['sessions']}, cache {r['result_cache']}, session {s}: {f}")

@@ -55,6 +55,10 @@ def test_both_serving_modes_read_the_same_voila_settings():
     assert standalone["MappingKernelManager"]["cull_idle_timeout"] > 0
     assert (standalone["Voila"]["tornado_settings"]["websocket_max_message_size"]
             == extension["ServerApp"]["tornado_settings"]["websocket_max_message_size"])
+    # The classroom server starts dozens of kernels at once: over loopback TCP a port picked for a kernel can be taken
+    # before the kernel binds it (ZMQError: Address already in use; its preheated page never arrives). Voilà keeps
+    # its connection files in a short /tmp/voila_* directory, so the Unix socket paths fit in 107 bytes.
+    assert standalone["KernelManager"]["transport"] == "ipc"
 
 
 @pytest.mark.parametrize("mode", ["extension", "voila-only"])

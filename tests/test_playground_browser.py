@@ -205,6 +205,25 @@ def class_server(tmp_path_factory):
     stop(proc)
 
 
+def test_the_class_server_talks_to_its_kernels_over_unix_sockets(class_server):
+    """etc/jupyter/voila.json: over loopback TCP a port chosen for a kernel can be taken before the kernel binds it
+    when a pool starts (benchmarks/pool_start.py); the pool's kernels must listen on Unix sockets instead."""
+    import json
+    import re
+    from pathlib import Path
+
+    url, log = class_server
+    folder = Path(re.search(r"Storing connection files in (\S+?)\.?$", log.read_text(), re.M).group(1))
+    infos = [json.loads(f.read_text()) for f in folder.glob("kernel-*.json")]
+    assert len(infos) >= 2, "the pool's two kernels"
+    for info in infos:
+        assert info["transport"] == "ipc", info
+        for name in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
+            path = Path(f"{info['ip']}-{info[name]}")
+            assert path.is_socket(), path
+            assert len(str(path).encode()) <= 107, "a Unix socket path longer than sun_path allows"
+
+
 def test_a_class_gets_preheated_pages_with_their_links_settings_and_shared_results(class_server, browser):
     """Two students open the same link: each gets a kernel from the pool (warmed before they came), the link's
     settings apply although the kernel ran before the request, and the second student's run is the first one's,
