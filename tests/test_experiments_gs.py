@@ -71,3 +71,22 @@ def test_bicubic_start_is_shifted_like_the_reference():
         inner = slice(2, 16 - 2)
         assert torch.allclose(op.bicubic_up(lr)[..., ::s, ::s][..., inner], lr[..., inner], atol=1e-4)
         assert not torch.allclose(op.bicubic_up(lr, shift=False)[..., ::s, ::s][..., inner], lr[..., inner], atol=0.1)
+
+
+@pytest.mark.data
+def test_sr_run_past_the_cap_keeps_decreasing_F(data_root):
+    """--past-cap: an SR case of the paper grid run with the stopping rule off. Whatever the PSNR does, F must not
+    increase (the descent of Theorem 1, enforced by the backtracking), F = f + λg at every k, and every curve
+    has one value per iteration."""
+    from pnp_lessons.experiments.gs_pnp import past_cap
+
+    r = past_cap(data_root, "3096", "k0", 2.55, 12, crop=64)
+    assert r["iterations"] == 12 and r["status"] == "max_iter"
+    for name in ("F", "f", "g", "tau", "psnr_z", "psnr_x"):
+        assert len(r[name]) == 12, name
+    F = np.array(r["F"])
+    assert np.all(np.diff(F) <= 1e-6 * np.abs(F[:-1])), F
+    assert np.allclose(F, np.array(r["f"]) + r["lam"] * np.array(r["g"]), rtol=1e-4)
+    assert abs(r["sigma"] - 2 * 2.55 / 255) < 1e-9 and r["lam"] == 0.065   # the reference's SR setting
+    with pytest.raises(ValueError, match="image"):
+        past_cap(data_root, "not-an-image", "k0", 2.55, 2, crop=64)
