@@ -11,10 +11,10 @@ as ``benchmarks/load.py`` waits (at most 60 + 10 × pool seconds). Then the serv
 The served configuration connects Voilà to its kernels over Unix sockets (``KernelManager.transport: ipc`` in
 ``etc/jupyter/voila.json``). The peer, in the same run, is the same server over loopback TCP, Jupyter's default.
 Over TCP, jupyter_client picks a kernel's ports by binding port 0 and closing the socket; the kernel binds them a
-moment later; meanwhile every socket that connects out takes an ephemeral port from the same range (most likely the
-server's own connections to the other kernels). When one takes a port just handed out, that kernel dies with
-``Address already in use`` and the preheated page waiting on it never arrives (docs/benchmarks.md, "Classroom
-load").
+moment later; meanwhile every socket bound to port 0 takes a port from the same range, among them each starting
+kernel's IOPub event pipe (ipykernel binds it to a loopback port the system picks). When one takes a port just
+handed out, that kernel dies with ``Address already in use`` and the preheated page waiting on it never arrives
+(docs/benchmarks.md, "Classroom load"). For a failed start the script says who held the port.
 
 For each start the script prints whether the pool came up whole, how long it took, and the kernel start errors in
 the server's log; at the end, failed starts out of all, per transport. Nothing is asserted; the exit status is 1 when
