@@ -35,7 +35,7 @@ from load import KERNEL_START_ERRORS, Server, cpu_time, kernel_processes  # noqa
 
 def port_holders(log: str, server_pid: int) -> list[str]:
     """Who holds each port a kernel could not bind (``Address already in use (addr='tcp://127.0.0.1:PORT')``):
-    the process and the socket's state, e.g. the Voilà server's ESTABLISHED connection to another kernel."""
+    the process and the socket's state (seen: another kernel of the same server, LISTEN)."""
     import re
 
     import psutil

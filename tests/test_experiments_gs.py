@@ -74,7 +74,7 @@ def test_bicubic_start_is_shifted_like_the_reference():
 
 
 @pytest.mark.data
-def test_sr_run_past_the_cap_keeps_decreasing_F(data_root):
+def test_sr_run_past_the_cap_never_increases_F(data_root):
     """--past-cap: an SR case of the paper grid run with the stopping rule off. Whatever the PSNR does, F must not
     increase (the descent of Theorem 1, enforced by the backtracking), F = f + λg at every k, and every curve
     has one value per iteration."""
@@ -90,3 +90,5 @@ def test_sr_run_past_the_cap_keeps_decreasing_F(data_root):
     assert abs(r["sigma"] - 2 * 2.55 / 255) < 1e-9 and r["lam"] == 0.065   # the reference's SR setting
     with pytest.raises(ValueError, match="image"):
         past_cap(data_root, "not-an-image", "k0", 2.55, 2, crop=64)
+    with pytest.raises(ValueError, match="label"):
+        past_cap(data_root, "3096", "kernel 1", 2.55, 2, crop=64)

@@ -411,8 +411,9 @@ def past_cap(root: Path, image: str, label: str, noise: float, iterations: int, 
     happens past it. ``crop`` (a centre crop) makes it small enough for a test."""
     from ..denoisers.weights import load_denoiser
 
-    grid = dict(GRIDS["paper"], sr_kernels=[int(label.lstrip("k"))], sr_factors=[factor], sr_noise=[noise],
-                crop=crop)
+    if not (label.startswith("k") and label[1:].isdigit() and int(label[1:]) < 12):
+        raise ValueError(f"label must name a kernels_12 kernel, k0 … k11, got {label!r}")
+    grid = dict(GRIDS["paper"], sr_kernels=[int(label[1:])], sr_factors=[factor], sr_noise=[noise], crop=crop)
     D = load_denoiser(model, device=device).eval()
     c = next((c for c in cases(grid, root, D.channels, device, ("sr",)) if c.image == image), None)
     if c is None:
