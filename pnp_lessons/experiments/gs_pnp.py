@@ -340,6 +340,16 @@ def fit_baselines(root: Path, channels: int = 3, images: int = 4, crop: int = 19
     return result
 
 
+def rule_stop(F, tol: float) -> int | None:
+    """The iteration k at which the reference's rule |F(x_{k-1}) − F(x_k)| / |F(x_{k-1})| < ``tol`` first holds
+    along the objective curve ``F`` (one value per iteration), or None if it never does.
+
+    >>> rule_stop([10.0, 5.0, 4.99999], 1e-5), rule_stop([10.0, 5.0], 1e-5)
+    (3, None)
+    """
+    return next((k + 1 for k in range(1, len(F)) if abs(F[k - 1] - F[k]) / abs(F[k - 1]) < tol), None)
+
+
 def stopping_study(root: Path, out: Path, device="cpu", max_iter: int = 400) -> list[dict]:
     """Does GS-PnP gain by running past the reference's stopping rule? Runs to ``max_iter`` with the rule
     switched off and records, per case, the PSNR of z (the reported image) and of x at the iteration where
@@ -371,7 +381,7 @@ def stopping_study(root: Path, out: Path, device="cpu", max_iter: int = 400) -> 
         res = run(gs_pnp(op, y, D, ref=x, tol=0.0, **p))
         F = res.curve("objective")
         pz, px = res.curve("psnr_z"), res.curve("psnr")
-        stop = next((k + 1 for k in range(1, len(F)) if abs(F[k - 1] - F[k]) / abs(F[k - 1]) < tol), len(F))
+        stop = rule_stop(F, tol) or len(F)
         best = int(np.argmax(pz))
         rows.append(dict(case=name, tol=tol, stop=stop, psnr_z_stop=pz[stop - 1], psnr_x_stop=px[stop - 1],
                          iterations=res.iterations, psnr_z_end=pz[-1], best_k=best + 1, psnr_z_best=pz[best],
@@ -423,7 +433,7 @@ def past_cap(root: Path, image: str, label: str, noise: float, iterations: int, 
     tol = p.pop("tol")
     res = run(gs_pnp(c.op, y, D, ref=c.x, tol=0.0, **p))
     F = res.curve("objective")
-    stop = next((k + 1 for k in range(1, len(F)) if abs(F[k - 1] - F[k]) / abs(F[k - 1]) < tol), None)
+    stop = rule_stop(F, tol)
     return dict(image=image, label=label, factor=factor, noise=noise, lam=p["lam"], sigma=p["sigma"], tol=tol,
                 iterations=res.iterations, status=res.status, rule_stop=stop, F=F, f=res.curve("f"),
                 g=res.curve("g"), tau=res.curve("tau"), psnr_z=res.curve("psnr_z"), psnr_x=res.curve("psnr"))
