@@ -92,3 +92,44 @@ def test_sr_run_past_the_cap_never_increases_F(data_root):
         past_cap(data_root, "not-an-image", "k0", 2.55, 2, crop=64)
     with pytest.raises(ValueError, match="label"):
         past_cap(data_root, "3096", "kernel 1", 2.55, 2, crop=64)
+
+
+@pytest.mark.data
+def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
+    """docs/results.md's table of the paper grid is, line for line, what `--table-only` computes from the cached
+    runs committed beside it: a number in the docs cannot drift from the runs it claims to summarise."""
+    import shutil
+    from pathlib import Path
+
+    from pnp_lessons.experiments.gs_pnp import main
+
+    repo = Path(__file__).resolve().parents[1]
+    cache = repo / "docs" / "results" / "gs_pnp_paper" / "gsdrunet-small-colour"
+    for f in cache.glob("cases-*.jsonl"):
+        shutil.copy(f, tmp_path / f.name)
+    main(["--grid", "paper", "--model", "gsdrunet-small-colour", "--table-only", "--out", str(tmp_path),
+          "--data", str(data_root), "--device", "cpu"])
+    doc = (repo / "docs" / "results.md").read_text()
+    quoted = doc.split("<!-- grid-table -->\n", 1)[1].split("<!-- /grid-table -->", 1)[0]
+    assert quoted == (tmp_path / "table.md").read_text()
+    assert quoted == (cache / "table.md").read_text()
+    # lesson 07 quotes every complete cell of the deblurring and SR ×2 rows with the same mean
+    import re
+
+    cells = {}
+    for line in quoted.splitlines():
+        m = re.match(r"\| (deblur|SR ×2) \| ([\d.]+) \| (.*) \|$", line)
+        if m:
+            for method, cell in zip(("GS-PnP", "PnP-ISTA-NLM", "TV"), m.group(3).split(" | "), strict=True):
+                full = re.match(r"([\d.]+) / \d+ \((\d+) of (\d+)\)", cell)
+                if full and full.group(2) == full.group(3):
+                    cells[(m.group(1), m.group(2), method)] = f"{full.group(1)} ({full.group(2)} runs)"
+    nb = json.loads((repo / "notebooks" / "07_gs_pnp.ipynb").read_text())
+    lesson = next("".join(c["source"]) for c in nb["cells"] if "--grid paper" in "".join(c["source"]))
+    tables = {"deblur": lesson.split("Deblurring:")[1].split("Super-resolution ×2")[0],
+              "SR ×2": lesson.split("Super-resolution ×2")[1]}
+    assert len(cells) == 10
+    for (task, noise, method), text in cells.items():
+        row = next(r for r in tables[task].splitlines() if r.startswith(f"| {method} "))
+        column = {"2.55": 1, "7.65": 2, "12.75": 3}[noise]
+        assert row.split(" | ")[column].strip(" |") == text, (task, noise, method)
