@@ -98,6 +98,7 @@ def test_sr_run_past_the_cap_never_increases_F(data_root):
 def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     """docs/results.md's table of the paper grid is, line for line, what `--table-only` computes from the cached
     runs committed beside it: a number in the docs cannot drift from the runs it claims to summarise."""
+    import re
     import shutil
     from pathlib import Path
 
@@ -114,8 +115,6 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     assert quoted == (tmp_path / "table.md").read_text()
     assert quoted == (cache / "table.md").read_text()
     # lesson 07 quotes every complete cell of the deblurring and SR ×2 rows with the same mean
-    import re
-
     cells = {}
     for line in quoted.splitlines():
         m = re.match(r"\| (deblur|SR ×2) \| ([\d.]+) \| (.*) \|$", line)
