@@ -143,6 +143,11 @@ KERNEL_START_ERRORS = {"port already in use": "Address already in use",
                        "no kernel client": "Error occurred while starting new kernel client"}
 
 
+def kernel_start_errors(log: str) -> dict:
+    """How often each of KERNEL_START_ERRORS appears in a server's log."""
+    return {k: log.count(v) for k, v in KERNEL_START_ERRORS.items()}
+
+
 class Server:
     """Voilà on a free loopback port, project configuration, its own state directories."""
 
@@ -547,7 +552,7 @@ def run_round(server: Server, n: int, args) -> dict:
         "pool_fill_s": server.pool_fill_s, "pool_warm": server.pool_warm,
         # Kernels that could not bind a port (over TCP, a port picked for a kernel can be taken before it binds it),
         # and pages whose kernel never answered: each such preheated page never arrives.
-        "kernel_start_errors": {k: log.count(v) for k, v in KERNEL_START_ERRORS.items()},
+        "kernel_start_errors": kernel_start_errors(log),
         "replayed_moves": sum(r["replayed"] for r in results),
         "cpu_s": cpu, "cpu_share": {g: v / max(sum(cpu.values()), 1e-9) for g, v in cpu.items()},
         "moves": sum(r["moves"] for r in results), "frames": len(lat),

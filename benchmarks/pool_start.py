@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import KERNEL_START_ERRORS, Server, cpu_time, kernel_processes  # noqa: E402
+from load import Server, cpu_time, kernel_processes, kernel_start_errors  # noqa: E402
 
 
 def port_holders(log: str, server_pid: int) -> list[str]:
@@ -66,7 +66,7 @@ def one_start(transport: str, pool: int, keep_log: Path | None) -> dict:
         kernels = server.kernels()
         return {"transport": transport, "warm": bool(server.pool_warm), "seconds": server.pool_fill_s,
                 "kernels": len(kernels), "started": sum(1 for k in kernels if (cpu_time(k) or 0.0) > 1.0),
-                "errors": {k: log.count(v) for k, v in KERNEL_START_ERRORS.items()},
+                "errors": kernel_start_errors(log),
                 "holders": port_holders(log, server.proc.pid)}
     finally:
         server.close(keep_log)

@@ -269,6 +269,15 @@ def table_lines(rows: list[dict], grid_name: str, model: str, device_text: str,
     return lines
 
 
+def _mean_cells(rows: list[dict], key, noises: list[float]) -> dict:
+    """For each ``key(row)`` in first-seen order, one table cell per noise level: mean PSNR and the number of
+    runs averaged, ``"31.81 (10)"``, or ``"—"`` where none ran."""
+    psnrs: dict = {}
+    for r in rows:
+        psnrs.setdefault(key(r), {}).setdefault(r["noise"], []).append(r["psnr"])
+    return {k: [f"{np.mean(v[n]):.2f} ({len(v[n])})" if n in v else "—" for n in noises] for k, v in psnrs.items()}
+
+
 def kernel_lines(rows: list[dict], method: str = "GS-PnP") -> list[str]:
     """``method``'s mean PSNR per kernel (rows) and noise level (columns) of the deblurring part, with the
     number of images averaged; and the mean gap z − x (what returning z buys) for GS-PnP."""
@@ -276,14 +285,9 @@ def kernel_lines(rows: list[dict], method: str = "GS-PnP") -> list[str]:
     if not deb:
         return []
     noises = sorted({r["noise"] for r in deb})
-    labels = list(dict.fromkeys(r["label"] for r in deb))
     lines = [f"{method}, deblurring, per kernel: mean PSNR (dB) over the images run (n).", "",
              "| kernel | " + " | ".join(f"ν = {n:g}" for n in noises) + " |", "|---|" + "---|" * len(noises)]
-    for lab in labels:
-        cells = []
-        for n in noises:
-            v = [r["psnr"] for r in deb if r["label"] == lab and r["noise"] == n]
-            cells.append(f"{np.mean(v):.2f} ({len(v)})" if v else "—")
+    for lab, cells in _mean_cells(deb, lambda r: r["label"], noises).items():
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     gaps = [r["psnr"] - r["psnr_x"] for r in deb if r.get("psnr_x") is not None]
     if gaps:
@@ -311,15 +315,10 @@ def sr_lines(rows: list[dict], method: str = "GS-PnP") -> list[str]:
     if not sr:
         return []
     noises = sorted({r["noise"] for r in sr})
-    keys = list(dict.fromkeys((r["factor"], r["label"]) for r in sr))
     lines = [f"{method}, super-resolution, per scale and kernel: mean PSNR (dB) over the images run (n).", "",
              "| scale | kernel | " + " | ".join(f"ν = {n:g}" for n in noises) + " |",
              "|---|---|" + "---|" * len(noises)]
-    for s, lab in keys:
-        cells = []
-        for n in noises:
-            v = [r["psnr"] for r in sr if (r["factor"], r["label"]) == (s, lab) and r["noise"] == n]
-            cells.append(f"{np.mean(v):.2f} ({len(v)})" if v else "—")
+    for (s, lab), cells in _mean_cells(sr, lambda r: (r["factor"], r["label"]), noises).items():
         lines.append(f"| ×{s} | {lab} | " + " | ".join(cells) + " |")
     by: dict = {}
     for r in sr:
