@@ -114,10 +114,10 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     quoted = doc.split("<!-- grid-table -->\n", 1)[1].split("<!-- /grid-table -->", 1)[0]
     assert quoted == (tmp_path / "table.md").read_text()
     assert quoted == (cache / "table.md").read_text()
-    # lesson 07 quotes every complete cell of the deblurring and SR ×2 rows with the same mean
+    # lesson 07 quotes every complete cell of the deblurring and SR rows with the same mean
     cells = {}
     for line in quoted.splitlines():
-        m = re.match(r"\| (deblur|SR ×2) \| ([\d.]+) \| (.*) \|$", line)
+        m = re.match(r"\| (deblur|SR ×2|SR ×3) \| ([\d.]+) \| (.*) \|$", line)
         if m:
             for method, cell in zip(("GS-PnP", "PnP-ISTA-NLM", "TV"), m.group(3).split(" | "), strict=True):
                 full = re.match(r"([\d.]+) / \d+ \((\d+) of (\d+)\)", cell)
@@ -126,8 +126,9 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     nb = json.loads((repo / "notebooks" / "07_gs_pnp.ipynb").read_text())
     lesson = next("".join(c["source"]) for c in nb["cells"] if "--grid paper" in "".join(c["source"]))
     tables = {"deblur": lesson.split("Deblurring:")[1].split("Super-resolution ×2")[0],
-              "SR ×2": lesson.split("Super-resolution ×2")[1]}
-    assert len(cells) == 10
+              "SR ×2": lesson.split("Super-resolution ×2")[1].split("Super-resolution ×3")[0],
+              "SR ×3": lesson.split("Super-resolution ×3")[1]}
+    assert len(cells) == 15
     for (task, noise, method), text in cells.items():
         row = next(r for r in tables[task].splitlines() if r.startswith(f"| {method} "))
         column = {"2.55": 1, "7.65": 2, "12.75": 3}[noise]
