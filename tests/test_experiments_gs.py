@@ -35,6 +35,23 @@ def test_gs_pnp_experiment_fast_grid_and_resume(data_root, tmp_path):
 
 
 @pytest.mark.data
+@pytest.mark.slow
+def test_fit_baselines_in_grey_scores_every_grid_value_on_training_images(data_root):
+    """`--fit-baselines --channels 1` fits on the luminance of CBSD432 images (never CBSD68) and picks the best
+    of each parameter grid (one image, a 40² crop here; the documented fit uses 4 images at 192²)."""
+    from pnp_lessons.experiments.gs_pnp import fit_baselines, main
+
+    res = fit_baselines(data_root, channels=1, images=1, crop=40)
+    assert res["channels"] == 1 and res["images"][0] in {p.name for p in (data_root / "CBSD432").glob("*.jpg")}
+    for name, values in (("TV", (2.5, 5.0, 10.0, 20.0, 40.0)), ("PnP-ISTA-NLM", (0.5, 0.75, 1.0, 1.5, 2.0))):
+        scores = res[name]["scores"]
+        assert tuple(scores) == values and all(15 < v < 50 for v in scores.values()), (name, scores)
+        assert scores[res[name]["best"]] == max(scores.values())
+    with pytest.raises(SystemExit):            # argparse names the bad value
+        main(["--fit-baselines", "--channels", "2", "--data", str(data_root)])
+
+
+@pytest.mark.data
 def test_observations_are_the_references(data_root):
     """Blur and SR degradations equal scipy.ndimage.convolve(mode='wrap') (then [::s, ::s]) as the reference's
     deblur.py / SR.py compute them, and the noise is np.random.seed(0); normal(0, ν, (H, W, C))."""
@@ -105,31 +122,48 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     from pnp_lessons.experiments.gs_pnp import main
 
     repo = Path(__file__).resolve().parents[1]
-    cache = repo / "docs" / "results" / "gs_pnp_paper" / "gsdrunet-small-colour"
-    for f in cache.glob("cases-*.jsonl"):
-        shutil.copy(f, tmp_path / f.name)
-    main(["--grid", "paper", "--model", "gsdrunet-small-colour", "--table-only", "--out", str(tmp_path),
-          "--data", str(data_root), "--device", "cpu"])
     doc = (repo / "docs" / "results.md").read_text()
-    quoted = doc.split("<!-- grid-table -->\n", 1)[1].split("<!-- /grid-table -->", 1)[0]
-    assert quoted == (tmp_path / "table.md").read_text()
-    assert quoted == (cache / "table.md").read_text()
-    # lesson 07 quotes every complete cell of the deblurring and SR rows with the same mean
-    cells = {}
-    for line in quoted.splitlines():
-        m = re.match(r"\| (deblur|SR ×2|SR ×3) \| ([\d.]+) \| (.*) \|$", line)
-        if m:
-            for method, cell in zip(("GS-PnP", "PnP-ISTA-NLM", "TV"), m.group(3).split(" | "), strict=True):
-                full = re.match(r"([\d.]+) / \d+ \((\d+) of (\d+)\)", cell)
-                if full and full.group(2) == full.group(3):
-                    cells[(m.group(1), m.group(2), method)] = f"{full.group(1)} ({full.group(2)} runs)"
+    quotes = {}
+    # the colour grid between <!-- grid-table --> markers, the grey grid between <!-- grid-table grey --> markers
+    for model, marker in (("gsdrunet-small-colour", "grid-table"), ("gsdrunet-small-grey", "grid-table grey")):
+        cache = repo / "docs" / "results" / "gs_pnp_paper" / model
+        out = tmp_path / model
+        out.mkdir()
+        for f in cache.glob("cases-*.jsonl"):
+            shutil.copy(f, out / f.name)
+        main(["--grid", "paper", "--model", model, "--table-only", "--out", str(out),
+              "--data", str(data_root), "--device", "cpu"])
+        quoted = doc.split(f"<!-- {marker} -->\n", 1)[1].split("<!-- /grid-table -->", 1)[0]
+        assert f"model `{model}`" in quoted
+        assert quoted == (out / "table.md").read_text(), model
+        assert quoted == (cache / "table.md").read_text(), model
+        quotes[model] = quoted
+
+    def complete_cells(quoted):
+        """(task, noise, method) -> "mean (n runs)" for every cell of the grid table whose runs are all done."""
+        cells = {}
+        for line in quoted.splitlines():
+            m = re.match(r"\| (deblur|SR ×2|SR ×3) \| ([\d.]+) \| (.*) \|$", line)
+            if m:
+                for method, cell in zip(("GS-PnP", "PnP-ISTA-NLM", "TV"), m.group(3).split(" | "), strict=True):
+                    full = re.match(r"([\d.]+) / \d+ \((\d+) of (\d+)\)", cell)
+                    if full and full.group(2) == full.group(3):
+                        cells[(m.group(1), m.group(2), method)] = f"{full.group(1)} ({full.group(2)} runs)"
+        return cells
+
+    # lesson 07 quotes every complete cell of the colour grid's deblurring and SR rows, and the grey grid's
+    # deblurring rows, with the same mean
     nb = json.loads((repo / "notebooks" / "07_gs_pnp.ipynb").read_text())
     lesson = next("".join(c["source"]) for c in nb["cells"] if "--grid paper" in "".join(c["source"]))
-    tables = {"deblur": lesson.split("Deblurring:")[1].split("Super-resolution ×2")[0],
-              "SR ×2": lesson.split("Super-resolution ×2")[1].split("Super-resolution ×3")[0],
-              "SR ×3": lesson.split("Super-resolution ×3")[1]}
-    assert len(cells) == 15
-    for (task, noise, method), text in cells.items():
-        row = next(r for r in tables[task].splitlines() if r.startswith(f"| {method} "))
-        column = {"2.55": 1, "7.65": 2, "12.75": 3}[noise]
-        assert row.split(" | ")[column].strip(" |") == text, (task, noise, method)
+    colour, grey = lesson.split("Grey model, deblurring")
+    colour_tables = {"deblur": colour.split("Deblurring:")[1].split("Super-resolution ×2")[0],
+                     "SR ×2": colour.split("Super-resolution ×2")[1].split("Super-resolution ×3")[0],
+                     "SR ×3": colour.split("Super-resolution ×3")[1]}
+    colour_cells = complete_cells(quotes["gsdrunet-small-colour"])
+    grey_cells = {k: v for k, v in complete_cells(quotes["gsdrunet-small-grey"]).items() if k[0] == "deblur"}
+    assert len(colour_cells) == 15 and len(grey_cells) == 5
+    for cells, tables in ((colour_cells, colour_tables), (grey_cells, {"deblur": grey})):
+        for (task, noise, method), text in cells.items():
+            row = next(r for r in tables[task].splitlines() if r.startswith(f"| {method} "))
+            column = {"2.55": 1, "7.65": 2, "12.75": 3}[noise]
+            assert row.split(" | ")[column].strip(" |") == text, (task, noise, method)

@@ -578,6 +578,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--fit-baselines", action="store_true",
                     help="choose TV's μ and NLM's h/ν on CBSD432 training images and print the scores")
+    ap.add_argument("--channels", type=int, choices=(1, 3), default=3,
+                    help="with --fit-baselines: fit on the colour images (3, the default) or their luminance (1)")
     ap.add_argument("--authors-figure", action="store_true",
                     help="rerun the deblurring panel of the authors' README figure (set3c starfish) and draw it")
     ap.add_argument("--stopping-study", action="store_true",
@@ -665,7 +667,7 @@ def main(argv=None) -> dict:
     device = get_device(args.device)
     root = args.data or data_root()
     if args.fit_baselines:
-        res = fit_baselines(root, device=device)
+        res = fit_baselines(root, channels=args.channels, device=device)
         print(json.dumps(res, indent=1))
         return res
     if args.authors_figure:
