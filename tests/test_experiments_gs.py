@@ -36,7 +36,7 @@ def test_gs_pnp_experiment_fast_grid_and_resume(data_root, tmp_path):
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_fit_baselines_in_grey_scores_every_grid_value_on_training_images(data_root):
+def test_fit_baselines_in_grey_scores_every_grid_value_on_training_images(data_root, capsys):
     """`--fit-baselines --channels 1` fits on the luminance of CBSD432 images (never CBSD68) and picks the best
     of each parameter grid (one image, a 40² crop here; the documented fit uses 4 images at 192²)."""
     from pnp_lessons.experiments.gs_pnp import fit_baselines, main
@@ -47,8 +47,9 @@ def test_fit_baselines_in_grey_scores_every_grid_value_on_training_images(data_r
         scores = res[name]["scores"]
         assert tuple(scores) == values and all(15 < v < 50 for v in scores.values()), (name, scores)
         assert scores[res[name]["best"]] == max(scores.values())
-    with pytest.raises(SystemExit):            # argparse names the bad value
+    with pytest.raises(SystemExit):
         main(["--fit-baselines", "--channels", "2", "--data", str(data_root)])
+    assert "--channels: invalid choice: 2" in capsys.readouterr().err     # the error names the bad argument
 
 
 @pytest.mark.data
