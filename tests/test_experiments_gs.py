@@ -152,19 +152,18 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
                         cells[(m.group(1), m.group(2), method)] = f"{full.group(1)} ({full.group(2)} runs)"
         return cells
 
-    # lesson 07 quotes every complete cell of the colour grid's deblurring and SR rows, and the grey grid's
-    # deblurring rows, with the same mean
+    # lesson 07 quotes every complete cell of both grids' deblurring and SR rows with the same mean: the colour
+    # tables first, then, after "Grey model:", the grey ones; each table runs from its heading to the next
     nb = json.loads((repo / "notebooks" / "07_gs_pnp.ipynb").read_text())
     lesson = next("".join(c["source"]) for c in nb["cells"] if "--grid paper" in "".join(c["source"]))
-    colour, grey = lesson.split("Grey model, deblurring")
-    colour_tables = {"deblur": colour.split("Deblurring:")[1].split("Super-resolution ×2")[0],
-                     "SR ×2": colour.split("Super-resolution ×2")[1].split("Super-resolution ×3")[0],
-                     "SR ×3": colour.split("Super-resolution ×3")[1]}
-    colour_cells = complete_cells(quotes["gsdrunet-small-colour"])
-    grey_cells = {k: v for k, v in complete_cells(quotes["gsdrunet-small-grey"]).items() if k[0] == "deblur"}
-    assert len(colour_cells) == 15 and len(grey_cells) == 5
-    for cells, tables in ((colour_cells, colour_tables), (grey_cells, {"deblur": grey})):
-        for (task, noise, method), text in cells.items():
-            row = next(r for r in tables[task].splitlines() if r.startswith(f"| {method} "))
+    colour, grey = lesson.split("Grey model:")
+    headings = {"deblur": "Deblurring:", "SR ×2": "Super-resolution ×2", "SR ×3": "Super-resolution ×3"}
+    # the colour grid is complete (15 cells); the grey one has deblurring and SR ×2 complete (SR ×3 under way)
+    for model, text, n_complete in (("gsdrunet-small-colour", colour, 15), ("gsdrunet-small-grey", grey, 10)):
+        cells = complete_cells(quotes[model])
+        assert len(cells) == n_complete, model
+        for (task, noise, method), cell in cells.items():
+            table = text.split(headings[task])[1].split("Super-resolution")[0]
+            row = next(r for r in table.splitlines() if r.startswith(f"| {method} "))
             column = {"2.55": 1, "7.65": 2, "12.75": 3}[noise]
-            assert row.split(" | ")[column].strip(" |") == text, (task, noise, method)
+            assert row.split(" | ")[column].strip(" |") == cell, (model, task, noise, method)
