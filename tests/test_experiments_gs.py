@@ -158,8 +158,8 @@ def test_results_md_quotes_the_committed_grid_cache(data_root, tmp_path):
     lesson = next("".join(c["source"]) for c in nb["cells"] if "--grid paper" in "".join(c["source"]))
     colour, grey = lesson.split("Grey model:")
     headings = {"deblur": "Deblurring:", "SR ×2": "Super-resolution ×2", "SR ×3": "Super-resolution ×3"}
-    # the colour grid is complete (15 cells); the grey one has deblurring and SR ×2 complete (SR ×3 under way)
-    for model, text, n_complete in (("gsdrunet-small-colour", colour, 15), ("gsdrunet-small-grey", grey, 10)):
+    # both grids are complete: 15 cells each (deblurring, SR ×2, SR ×3: three GS-PnP cells and two baselines)
+    for model, text, n_complete in (("gsdrunet-small-colour", colour, 15), ("gsdrunet-small-grey", grey, 15)):
         cells = complete_cells(quotes[model])
         assert len(cells) == n_complete, model
         for (task, noise, method), cell in cells.items():
