@@ -36,6 +36,60 @@ def test_gs_pnp_experiment_fast_grid_and_resume(data_root, tmp_path):
 
 @pytest.mark.data
 @pytest.mark.slow
+def test_workers_share_one_queue_and_reproduce_the_single_process_runs(data_root, tmp_path, capsys):
+    """`--workers 2` runs the grid in two spawned processes fed from one queue: every run once, one cache line
+    each, the same numbers as one process computing alone; an interrupted grid resumes under workers too."""
+    from pnp_lessons.experiments.gs_pnp import main
+
+    common = ["--grid", "fast", "--device", "cpu", "--no-progress", "--threads", "1", "--data", str(data_root)]
+    alone = main(common + ["--out", str(tmp_path / "alone")])
+    # half the runs cached, as an interrupted grid leaves them; the workers run the other half
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    lines = [line for f in sorted((tmp_path / "alone").glob("cases-*.jsonl")) for line in f.read_text().splitlines()]
+    (shared / "cases-deblur.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    capsys.readouterr()
+    both = main(common + ["--out", str(shared), "--workers", "2"])
+    ran = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ") and " dB, " in line]
+    assert len(ran) == len(lines) - len(lines) // 2
+    cached = [json.loads(line) for f in shared.glob("cases-*.jsonl") for line in f.read_text().splitlines()]
+    assert sorted(r["key"] for r in cached) == sorted(r["key"] for r in alone["rows"])     # each run exactly once
+    for a, b in zip(alone["rows"], both["rows"], strict=True):
+        assert a["key"] == b["key"]
+        assert (a["psnr"], a["iterations"], a["status"]) == (b["psnr"], b["iterations"], b["status"]), a["key"]
+    assert (shared / "table.md").read_text().split("\n\n")[0] == (tmp_path / "alone" / "table.md").read_text().split(
+        "\n\n")[0]
+    with pytest.raises(SystemExit, match="--workers must be a whole number >= 1, got 0"):
+        main(common + ["--out", str(shared), "--workers", "0"])
+
+
+@pytest.mark.data
+def test_an_interrupted_grid_says_what_is_cached_and_resumes(data_root, tmp_path, monkeypatch):
+    """Ctrl-C during a grid: the runs finished so far stay in the cache, the message says how many and how to go
+    on, and the same command then runs only the rest."""
+    from pnp_lessons.experiments import gs_pnp
+
+    real, calls = gs_pnp.run_method, []
+
+    def interrupted_at_the_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(gs_pnp, "run_method", interrupted_at_the_third)
+    argv = ["--grid", "fast", "--part", "deblur", "--out", str(tmp_path), "--device", "cpu", "--no-progress",
+            "--data", str(data_root)]
+    with pytest.raises(SystemExit, match=r"interrupted: 2 of 3 runs finished and are cached in .*resumes"):
+        gs_pnp.main(argv)
+    assert len(gs_pnp.load_cache(tmp_path)) == 2
+    monkeypatch.setattr(gs_pnp, "run_method", real)
+    again = gs_pnp.main(argv)
+    assert len(again["rows"]) == again["todo"] == 3 and len(gs_pnp.load_cache(tmp_path)) == 3
+
+
+@pytest.mark.data
+@pytest.mark.slow
 def test_fit_baselines_in_grey_scores_every_grid_value_on_training_images(data_root, capsys):
     """`--fit-baselines --channels 1` fits on the luminance of CBSD432 images (never CBSD68) and picks the best
     of each parameter grid (one image, a 40² crop here; the documented fit uses 4 images at 192²)."""

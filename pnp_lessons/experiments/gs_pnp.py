@@ -14,8 +14,9 @@ Grids
 25×25 Gaussian (std 1.6) at noise 2.55, 7.65, 12.75 (/255); SR ×2 and ×3 with kernels_12 0–7 at the same noise
 levels; noise-free inpainting of 50 % of the pixels with the hard data constraint. The baselines run on the
 whole deblurring and SR grids at 7.65/255 (``baseline_noise``). Every finished case is appended to a JSON-lines
-cache in ``--out``, one file per part: an interrupted run resumes where it stopped, and ``--part`` lets two
-processes share the work. A progress bar counts the cases.
+cache in ``--out``, one file per part: an interrupted run resumes where it stopped. ``--workers N`` runs the
+missing runs in N processes fed from one queue; ``--part`` or ``--shard K/N`` split the grid between separate
+commands instead. A progress bar counts the runs.
 ``cpu`` — a few minutes on 2 cores: 2 images, 128×128 centre crops, the second Levin kernel + uniform +
 Gaussian at 7.65/255, and SR ×2 with kernels_12 kernel 1 at 2.55/255.
 ``fast`` (CI) — 1 image, 64×64 crop, the second Levin kernel at 7.65/255 and SR ×2 at 2.55/255, few iterations.
@@ -567,6 +568,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--shard", default="0/1", metavar="K/N",
                     help="run only the runs whose index is K modulo N (N processes share one grid; each writes "
                          "its own cache file)")
+    ap.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="run the missing runs in N processes (one torch thread each unless --threads) that take "
+                         "the next run from one queue; this process writes the cache (default 1: run here)")
     ap.add_argument("--model", default=None,
                     help="shipped GS denoiser (default: gsdrunet-small-grey, else the first shipped GS model)")
     ap.add_argument("--data", type=Path, default=None, help="data root (default ../shared/data or $PNP_LESSONS_DATA)")
@@ -602,33 +606,99 @@ def _shard(text: str) -> tuple[int, int]:
     return shard, nshards
 
 
-def _run_missing(missing, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
-                 no_progress) -> None:
-    """Run the missing cases, appending each result to this shard's cache file as soon as it is done."""
+def _todo(grid: dict, root: Path, channels: int, device, parts, methods) -> list:
+    """Every (case, method) run of ``grid``, in the grid's order (the order ``--shard`` deals out)."""
+    return [(c, m) for c in cases(grid, root, channels, device, parts) for m in methods if _wants(grid, c, m)]
+
+
+def _row(c: Case, m: str, r: dict, model: str, device_text: str) -> dict:
+    """One cache line: the run's key and settings, then its results (floats to 4 decimals)."""
+    return dict(key=c.key(m, model), protocol=PROTOCOL, model=model if m == "GS-PnP" else "", method=m,
+                part=c.part, family=c.family, label=c.label, factor=c.factor, noise=round(c.noise * 255, 2),
+                image=c.image, device=device_text,
+                **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()})
+
+
+_WORKER: dict = {}
+"""A ``--workers`` process's own grid and model, set once by :func:`_worker_init`."""
+
+
+def _worker_init(setup: dict) -> None:
+    """Start of a ``--workers`` process: one torch thread (or ``--threads``), the model and the grid's runs."""
+    import signal
+
+    from ..denoisers.weights import load_denoiser
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the parent's: it stops the pool, the cache stays
+    torch.set_num_threads(setup["threads"])
+    device = get_device(setup["device"])
+    D = load_denoiser(setup["model"], device=device).eval()
+    grid = setup["grid"]
+    # device_text: the machine a run was computed on, as the cache records it (this process's threads)
+    _WORKER.update(D=D, model=setup["model"], device_text=describe_device(device), max_iter=grid["max_iter"],
+                   todo=_todo(grid, setup["root"], D.channels, device, setup["parts"], setup["methods"]))
+
+
+def _worker_run(job: tuple[int, str, bool]) -> tuple[int, dict, str]:
+    """Run number ``i`` of the grid in a ``--workers`` process; returns ``(i, results, device text)``."""
+    i, key, keep_curves = job
+    c, m = _WORKER["todo"][i]
+    if c.key(m, _WORKER["model"]) != key:      # the worker built the grid itself: it must be the parent's
+        raise RuntimeError(f"worker's run {i} is {c.key(m, _WORKER['model'])!r}, the parent's {key!r}")
+    return i, run_method(c, m, _WORKER["D"], _WORKER["max_iter"], keep_curves=keep_curves), _WORKER["device_text"]
+
+
+def _results(missing, todo, D, grid, first_key, model, workers: int, setup: dict, device_text: str):
+    """Yield ``(case, method, results, device text)`` for the runs numbered ``missing``, in this process
+    (``workers == 1``) or in ``workers`` processes that take the next run from one queue as each finishes its
+    last (so no process is left alone with the slow runs, as a fixed ``--shard`` split can be)."""
+    if workers == 1:
+        for i in missing:
+            c, m = todo[i]
+            yield c, m, run_method(c, m, D, grid["max_iter"], keep_curves=(c.key(m, model) == first_key)), device_text
+        return
+    import multiprocessing
+
+    # spawn, not fork: a forked copy of a process whose torch thread pool has already run can deadlock
+    with multiprocessing.get_context("spawn").Pool(workers, _worker_init, (setup,)) as pool:
+        keys = {i: todo[i][0].key(todo[i][1], model) for i in missing}
+        jobs = [(i, keys[i], keys[i] == first_key) for i in missing]
+        for i, r, ran_on in pool.imap_unordered(_worker_run, jobs, chunksize=1):
+            c, m = todo[i]
+            yield c, m, r, ran_on
+
+
+def _run_missing(missing, todo, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
+                 no_progress, workers: int = 1, setup: dict | None = None) -> None:
+    """Run the missing runs (indices into ``todo``), appending each result to the cache as soon as it is done:
+    this shard's cache files; with ``workers`` processes, this process writes every line."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(missing, desc=f"{grid_name} grid" + (f" shard {shard}/{nshards}" if nshards > 1 else ""),
-               unit="run", disable=no_progress)
+    desc = f"{grid_name} grid" + (f" shard {shard}/{nshards}" if nshards > 1 else "") \
+        + (f", {workers} workers" if workers > 1 else "")
+    bar = tqdm(total=len(missing), desc=desc, unit="run", disable=no_progress)
+    suffix = f"-shard{shard}of{nshards}" if nshards > 1 else ""
     files = {}
+    done = 0
     try:
-        for c, m in bar:
-            key = c.key(m, model)
-            r = run_method(c, m, D, grid["max_iter"], keep_curves=(key == first_key))
-            row = dict(key=key, protocol=PROTOCOL, model=model if m == "GS-PnP" else "", method=m, part=c.part,
-                       family=c.family, label=c.label, factor=c.factor, noise=round(c.noise * 255, 2),
-                       image=c.image, device=device_text, **{k: (round(v, 4) if isinstance(v, float) else v)
-                                                              for k, v in r.items()})
-            cache[key] = row
-            suffix = f"-shard{shard}of{nshards}" if nshards > 1 else ""
+        for c, m, r, ran_on in _results(missing, todo, D, grid, first_key, model, workers, setup or {}, device_text):
+            row = _row(c, m, r, model, ran_on)
+            cache[row["key"]] = row
             f = files.get(c.part) or open(out / f"cases-{c.part}{suffix}.jsonl", "a")
             files[c.part] = f
             f.write(json.dumps(row) + "\n")
             f.flush()
+            bar.update()
+            done += 1
             bar.set_postfix_str(f"{m} {c.family} {c.label} ν={c.noise * 255:.2f} {c.image}: {r['psnr']:.2f} dB")
             if no_progress:
                 print(f"  {m:<13} {c.family:<8} {c.label:<12} ν={c.noise * 255:5.2f} {c.image:>7}: "
                       f"{r['psnr']:.2f} dB, {r['iterations']} it, {r['seconds']:.1f} s", flush=True)
+    except KeyboardInterrupt:
+        raise SystemExit(f"\ninterrupted: {done} of {len(missing)} runs finished and are cached in {out}; "
+                         "the same command resumes from there") from None
     finally:
+        bar.close()
         for f in files.values():
             f.close()
 
@@ -700,21 +770,24 @@ def main(argv=None) -> dict:
     if model is None:
         raise SystemExit("no shipped GS-DRUNet weights in data/weights/ (train one with `pnp-lessons train`)")
     shard, nshards = _shard(args.shard)
+    if args.workers < 1:
+        raise SystemExit(f"--workers must be a whole number >= 1, got {args.workers}")
     D = load_denoiser(model, device=device).eval()
     out = args.out or Path("results") / f"gs_pnp_{grid_name}_{model}"
     out.mkdir(parents=True, exist_ok=True)
     device_text = describe_device(device)
     print(f"grid '{grid_name}' on {device_text}, model {model}, parts {' '.join(args.part)}")
     cache = load_cache(out)
-    todo = [(c, m) for c in cases(grid, root, D.channels, device, args.part) for m in args.methods
-            if _wants(grid, c, m)]
+    todo = _todo(grid, root, D.channels, device, args.part, args.methods)
     first_key = todo[0][0].key("GS-PnP", model) if todo else None
-    missing = [(c, m) for i, (c, m) in enumerate(todo) if c.key(m, model) not in cache and i % nshards == shard]
+    missing = [i for i, (c, m) in enumerate(todo) if c.key(m, model) not in cache and i % nshards == shard]
     t0 = time.perf_counter()
     ran = bool(missing) and not args.table_only
     if ran:
-        _run_missing(missing, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
-                     args.no_progress)
+        setup = dict(grid=grid, root=root, model=model, device=str(device), parts=args.part,
+                     methods=args.methods, threads=args.threads or 1)
+        _run_missing(missing, todo, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
+                     args.no_progress, workers=min(args.workers, len(missing)), setup=setup)
     rows = [cache[c.key(m, model)] for c, m in todo if c.key(m, model) in cache]
     if not rows:
         raise SystemExit("nothing to tabulate: no case of this grid has run yet")
