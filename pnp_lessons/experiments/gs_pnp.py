@@ -2,6 +2,7 @@
 and a TV baseline on the same inputs.
 
     python -m pnp_lessons.experiments.gs_pnp --grid paper [--model gsdrunet-small-colour] [--part deblur sr inpaint]
+    python -m pnp_lessons.experiments.gs_pnp --grid paper --workers 2   # two one-thread processes, one queue
     python -m pnp_lessons.experiments.gs_pnp --grid cpu | fast
     python -m pnp_lessons.experiments.gs_pnp --fit-baselines      # choose the baselines' h and λ on training images
     python -m pnp_lessons.experiments.gs_pnp --stopping-study     # run past the stopping rule: PSNR against k
