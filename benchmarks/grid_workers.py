@@ -46,8 +46,9 @@ def main(argv=None) -> None:
         t_threads, alone = timed(common + ["--out", str(Path(tmp) / "threads"), "--threads", str(n)])
         t_workers, shared = timed(common + ["--out", str(Path(tmp) / "workers"), "--workers", str(n), "--threads", "1"])
     runs = len(alone["rows"])
-    worst_db = max(abs(a["psnr"] - b["psnr"]) for a, b in zip(alone["rows"], shared["rows"], strict=True))
-    worst_it = max(abs(a["iterations"] - b["iterations"]) for a, b in zip(alone["rows"], shared["rows"], strict=True))
+    pairs = list(zip(alone["rows"], shared["rows"], strict=True))
+    worst_db = max(abs(a["psnr"] - b["psnr"]) for a, b in pairs)
+    worst_it = max(abs(a["iterations"] - b["iterations"]) for a, b in pairs)
     print(f"\n{runs} runs of the paper protocol ({args.images} full-size CBSD10 images, levin-2 and uniform at "
           f"7.65/255, GS-PnP + PnP-ISTA-NLM + TV), model {args.model}, {os.cpu_count()} CPUs")
     print(f"  one process, {n} torch threads : {t_threads:7.1f} s  ({runs / t_threads * 3600:6.0f} runs/h)")

@@ -670,7 +670,7 @@ def _results(missing, todo, D, grid, first_key, model, workers: int, setup: dict
 
 
 def _run_missing(missing, todo, cache, D, model, grid, grid_name, out, shard, nshards, device_text, first_key,
-                 no_progress, workers: int = 1, setup: dict | None = None) -> None:
+                 no_progress, workers: int, setup: dict) -> None:
     """Run the missing runs (indices into ``todo``), appending each result to the cache as soon as it is done:
     this shard's cache files; with ``workers`` processes, this process writes every line."""
     from tqdm.auto import tqdm
@@ -682,7 +682,7 @@ def _run_missing(missing, todo, cache, D, model, grid, grid_name, out, shard, ns
     files = {}
     done = 0
     try:
-        for c, m, r, ran_on in _results(missing, todo, D, grid, first_key, model, workers, setup or {}, device_text):
+        for c, m, r, ran_on in _results(missing, todo, D, grid, first_key, model, workers, setup, device_text):
             row = _row(c, m, r, model, ran_on)
             cache[row["key"]] = row
             f = files.get(c.part) or open(out / f"cases-{c.part}{suffix}.jsonl", "a")
